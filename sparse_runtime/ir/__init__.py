@@ -1,3 +1,4 @@
 from .graph import Dim, Graph, Node, ValueInfo
+from .verify import IRError, toposort, verify
 
-__all__ = ["Dim", "Graph", "Node", "ValueInfo"]
+__all__ = ["Dim", "Graph", "IRError", "Node", "ValueInfo", "toposort", "verify"]

@@ -1,0 +1,69 @@
+// Packed weight formats and the views the microkernels read.
+//
+// Layout contract (every format):
+//  1. The packed matrix is A[N][K]: N outputs (rows) by K reduction elements (columns). A MatMul
+//     weight W[K][N] is packed transposed; a Conv weight [Co][Ci/g][kh][kw] is packed per group as
+//     [Co/g][Ci/g*kh*kw].
+//  2. Kernels compute C[n][j] = act(sum_k A[n][k] * B[k][j] + bias[n]) for 0 <= j < m, with B and C
+//     row-major and row strides ldb / ldc in floats ("channels-major": each k holds a contiguous run
+//     of m tokens or pixels, so one broadcast weight multiplies a whole vector of activations).
+//  3. Indices are int32 and validated at pack time: 0 <= col < K, row pointers non-decreasing.
+//  4. CSR:      row_ptr[N+1], col[nnz], val[nnz].
+//  5. BSR 4x1:  blocks of 4 consecutive outputs x 1 k; block row r covers outputs 4r..4r+3
+//               (rows past N are zero). blk_ptr[ceil(N/4)+1], blk_col[nb], val[nb*4] (output-minor).
+//  6. BSR 1x4:  blocks of 1 output x 4 consecutive k starting at a multiple of 4; needs K % 4 == 0.
+//               row_ptr[N+1], blk_col[nb] (= first k), val[nb*4].
+//  7. N:M 2:4:  every group of 4 consecutive k of a row holds at most 2 nonzeros; K % 4 == 0.
+//               val[N][K/2], idx[N][K/2] (offset 0..3 of the value inside its group).
+//  8. Dense:    panels of 8 outputs: panel[p][k][r] = A[8p + r][k], zero past N.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace sr {
+
+enum class Act : int { kNone = 0, kRelu = 1, kGeluErf = 2, kGeluTanh = 3 };
+
+enum class Format : int { kDense = 0, kCsr = 1, kBsr4x1 = 2, kBsr1x4 = 3, kNm24 = 4 };
+
+struct Epilogue {
+  const float* bias;  // indexed by output row n; may be null
+  Act act;
+};
+
+struct CsrView {
+  int n, k;
+  const int32_t* row_ptr;
+  const int32_t* col;
+  const float* val;
+};
+
+struct Bsr4x1View {
+  int n, k;
+  const int32_t* blk_ptr;
+  const int32_t* blk_col;
+  const float* val;
+};
+
+struct Bsr1x4View {
+  int n, k;
+  const int32_t* row_ptr;
+  const int32_t* blk_col;
+  const float* val;
+};
+
+struct Nm24View {
+  int n, k;
+  const float* val;
+  const uint8_t* idx;
+};
+
+struct DenseView {
+  int n, k;
+  const float* panels;
+};
+
+constexpr int kDensePanel = 8;
+constexpr int kBsrRows = 4;
+
+}  // namespace sr

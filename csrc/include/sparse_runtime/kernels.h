@@ -1,0 +1,40 @@
+// The microkernel table: one instance per ISA, each filled by its own translation unit.
+// Microkernels are pure: pointers, sizes, strides, an epilogue. No allocation, threads or exceptions.
+// Each computes output rows [n0, n1) for m columns (see formats.h, item 2). For BSR 4x1 n0 is a
+// multiple of 4 and for dense a multiple of 8 (n1 may be N).
+#pragma once
+#include <cstddef>
+
+#include "sparse_runtime/formats.h"
+
+namespace sr {
+
+using CsrFn = void (*)(const CsrView&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+                       ptrdiff_t ldc, int m, const Epilogue&);
+using Bsr4x1Fn = void (*)(const Bsr4x1View&, int n0, int n1, const float* B, ptrdiff_t ldb,
+                          float* C, ptrdiff_t ldc, int m, const Epilogue&);
+using Bsr1x4Fn = void (*)(const Bsr1x4View&, int n0, int n1, const float* B, ptrdiff_t ldb,
+                          float* C, ptrdiff_t ldc, int m, const Epilogue&);
+using Nm24Fn = void (*)(const Nm24View&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+                        ptrdiff_t ldc, int m, const Epilogue&);
+using DenseFn = void (*)(const DenseView&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+                         ptrdiff_t ldc, int m, const Epilogue&);
+// In-place activation over a contiguous run (used where no kernel epilogue can absorb it).
+using ActFn = void (*)(float* x, ptrdiff_t count, Act act);
+
+struct KernelTable {
+  const char* isa;
+  int m_tile;  // columns one kernel call handles best (the op layer tiles m by this)
+  CsrFn csr;
+  Bsr4x1Fn bsr4x1;
+  Bsr1x4Fn bsr1x4;
+  Nm24Fn nm24;
+  DenseFn dense;
+  ActFn activation;
+};
+
+const KernelTable& kernels_scalar();
+const KernelTable& kernels_avx2();
+const KernelTable& kernels_avx512();
+
+}  // namespace sr

@@ -1,0 +1,44 @@
+// Op layer: tiling and threading around the microkernels. All entry points run on the process's
+// one thread pool with the active ISA's kernel table; callers have validated shapes already.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "sparse_runtime/formats.h"
+#include "sparse_runtime/packed.h"
+
+namespace sr {
+
+// One independent product C[N][m] = act(A · B + bias), channels-major (formats.h, item 2).
+struct SpmmProblem {
+  const PackedMatrix* a;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  int m;
+  const float* bias;
+};
+
+// Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
+void spmm(const std::vector<SpmmProblem>& problems, Act act);
+
+// Y[M][N] = act(X[M][K] · Aᵀ + bias) for row-major X and Y (a MatMul whose weight W = Aᵀ).
+void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act);
+
+struct ConvShape {
+  int batch, in_channels, in_h, in_w;
+  int out_channels, out_h, out_w;
+  int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, groups;
+};
+
+// NCHW convolution; weights[g] is group g's [Co/g][Ci/g * kh * kw] matrix.
+void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
+            float* y, const float* bias, Act act);
+
+// dst[c][r] = src[r][c] for a rows x cols matrix, in parallel tiles.
+void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
+
+void activation(float* x, ptrdiff_t count, Act act);
+
+}  // namespace sr

@@ -1,0 +1,53 @@
+// A weight packed once, at load, into one of the formats of formats.h, owning its arrays.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sparse_runtime/formats.h"
+
+namespace sr {
+
+class PackedMatrix {
+ public:
+  // Packs dense row-major a[n][k]. Throws std::invalid_argument when the format cannot hold it
+  // (2:4 with a group of more than two nonzeros, 1x4 / 2:4 with k % 4 != 0).
+  static PackedMatrix pack(const float* a, int n, int k, Format format);
+  // Adopts CSR arrays after validating them (sizes, monotonic row pointers, column bounds).
+  static PackedMatrix from_csr(int n, int k, const int32_t* row_ptr, const int32_t* col,
+                               const float* val, int64_t nnz);
+
+  Format format() const { return format_; }
+  int rows() const { return n_; }
+  int cols() const { return k_; }
+  // Stored nonzeros (block formats count the zeros inside kept blocks: that is the work done).
+  int64_t stored() const { return static_cast<int64_t>(val_.size()); }
+  int64_t nonzeros() const { return nonzeros_; }
+  int64_t bytes() const;
+  void to_dense(float* out) const;
+
+  CsrView csr() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
+  Bsr4x1View bsr4x1() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
+  Bsr1x4View bsr1x4() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
+  Nm24View nm24() const { return {n_, k_, val_.data(), idx_.data()}; }
+  DenseView dense() const { return {n_, k_, val_.data()}; }
+
+  // Row (or block-row) work estimates, for splitting rows into balanced chunks.
+  const std::vector<int32_t>& ptr() const { return ptr_; }
+  const std::vector<int32_t>& col() const { return col_; }
+  const std::vector<float>& val() const { return val_; }
+  const std::vector<uint8_t>& idx() const { return idx_; }
+
+ private:
+  Format format_ = Format::kDense;
+  int n_ = 0, k_ = 0;
+  int64_t nonzeros_ = 0;
+  std::vector<int32_t> ptr_, col_;
+  std::vector<float> val_;
+  std::vector<uint8_t> idx_;
+};
+
+Format parse_format(const std::string& name);
+const char* format_name(Format f);
+
+}  // namespace sr

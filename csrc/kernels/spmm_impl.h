@@ -1,0 +1,318 @@
+// Microkernels written once over a vector-traits type T (vec_*.h) and instantiated per ISA in
+// f32-spmm-<isa>.cc, each compiled with that ISA's flags only.
+//
+// Shape of every sparse kernel: for a chunk of m columns (NV vectors of T::W floats), walk the
+// nonzeros of one output row (or block row), broadcast each weight and FMA it with the contiguous
+// activation run B[k][j..j+NV*W). The chunk of B (K x NV*W floats) is reused across the rows of a
+// call, so it stays in L1/L2 while the weights stream through once.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "sparse_runtime/formats.h"
+#include "sparse_runtime/kernels.h"
+
+namespace sr {
+namespace impl {
+
+// ---- activations -------------------------------------------------------------------------
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), vectorised with T::exp.
+template <class T>
+inline typename T::V erf_approx(typename T::V x) {
+  using V = typename T::V;
+  const V z = T::abs(x);
+  const V t = T::div(T::set1(1.f), T::fmadd(T::set1(0.3275911f), z, T::set1(1.f)));
+  V p = T::set1(1.061405429f);
+  p = T::fmadd(p, t, T::set1(-1.453152027f));
+  p = T::fmadd(p, t, T::set1(1.421413741f));
+  p = T::fmadd(p, t, T::set1(-0.284496736f));
+  p = T::fmadd(p, t, T::set1(0.254829592f));
+  p = T::mul(p, t);
+  const V e = T::exp(T::sub(T::zero(), T::mul(z, z)));
+  const V r = T::sub(T::set1(1.f), T::mul(p, e));
+  return T::copysign(r, x);
+}
+
+template <class T>
+inline typename T::V tanh_approx(typename T::V x) {
+  using V = typename T::V;
+  // tanh|x| = 1 - 2 / (exp(2|x|) + 1): no cancellation problem for the magnitudes GELU meets.
+  const V e = T::exp(T::mul(T::set1(2.f), T::abs(x)));
+  const V r = T::sub(T::set1(1.f), T::div(T::set1(2.f), T::add(e, T::set1(1.f))));
+  return T::copysign(r, x);
+}
+
+template <class T>
+inline typename T::V activate(typename T::V v, Act act) {
+  switch (act) {
+    case Act::kNone:
+      return v;
+    case Act::kRelu:
+      return T::max(v, T::zero());
+    case Act::kGeluErf: {
+      const auto half_x = T::mul(T::set1(0.5f), v);
+      const auto erf = erf_approx<T>(T::mul(v, T::set1(0.70710678118654752f)));
+      return T::fmadd(half_x, erf, half_x);
+    }
+    case Act::kGeluTanh: {
+      const auto x3 = T::mul(T::mul(v, v), v);
+      const auto u = T::mul(T::set1(0.7978845608028654f), T::fmadd(T::set1(0.044715f), x3, v));
+      const auto half_x = T::mul(T::set1(0.5f), v);
+      return T::fmadd(half_x, tanh_approx<T>(u), half_x);
+    }
+  }
+  return v;
+}
+
+template <class T>
+void activation(float* x, ptrdiff_t count, Act act) {
+  if (act == Act::kNone) return;
+  ptrdiff_t i = 0;
+  for (; i + T::W <= count; i += T::W) T::store(x + i, activate<T>(T::load(x + i), act));
+  if (i < count) {
+    const int rest = static_cast<int>(count - i);
+    T::store_n(x + i, activate<T>(T::load_n(x + i, rest), act), rest);
+  }
+}
+
+// ---- shared helpers ----------------------------------------------------------------------
+
+// Loads vector v of a chunk; only the last vector of a tail chunk is partial.
+template <class T, int NV, bool TAIL>
+inline typename T::V load_chunk(const float* p, int v, int tail) {
+  if (TAIL && v == NV - 1) return T::load_n(p + v * T::W, tail);
+  return T::load(p + v * T::W);
+}
+
+template <class T, int NV, bool TAIL>
+inline void store_chunk(float* c, const typename T::V* acc, float bias, Act act, int tail) {
+  const auto b = T::set1(bias);
+  for (int v = 0; v < NV; ++v) {
+    const auto r = activate<T>(T::add(acc[v], b), act);
+    if (TAIL && v == NV - 1)
+      T::store_n(c + v * T::W, r, tail);
+    else
+      T::store(c + v * T::W, r);
+  }
+}
+
+// Calls body.template run<NV, TAIL>(j0, tail) over m columns: full chunks of NVMAX vectors, then
+// single vectors, then one partial vector. Keeps every kernel's column tiling identical.
+template <class T, int NVMAX, class Body>
+inline void for_each_chunk(int m, Body&& body) {
+  constexpr int W = T::W;
+  int j = 0;
+  for (; j + NVMAX * W <= m; j += NVMAX * W) body.template run<NVMAX, false>(j, W);
+  for (; j + W <= m; j += W) body.template run<1, false>(j, W);
+  if (j < m) body.template run<1, true>(j, m - j);
+}
+
+inline float bias_at(const Epilogue& ep, int n) { return ep.bias ? ep.bias[n] : 0.f; }
+
+// ---- CSR ----------------------------------------------------------------------------------
+
+template <class T>
+struct CsrBody {
+  const CsrView& a;
+  int n0, n1;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  const Epilogue& ep;
+  template <int NV, bool TAIL>
+  void run(int j0, int tail) const {
+    for (int n = n0; n < n1; ++n) {
+      typename T::V acc[NV];
+      for (int v = 0; v < NV; ++v) acc[v] = T::zero();
+      const int end = a.row_ptr[n + 1];
+      for (int p = a.row_ptr[n]; p < end; ++p) {
+        const auto w = T::set1(a.val[p]);
+        const float* b = B + static_cast<ptrdiff_t>(a.col[p]) * ldb + j0;
+        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w, load_chunk<T, NV, TAIL>(b, v, tail), acc[v]);
+      }
+      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
+    }
+  }
+};
+
+template <class T, int NVMAX>
+void csr(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
+         int m, const Epilogue& ep) {
+  for_each_chunk<T, NVMAX>(m, CsrBody<T>{a, n0, n1, B, ldb, C, ldc, ep});
+}
+
+// ---- BSR 4x1: one activation load feeds four outputs ---------------------------------------
+
+template <class T>
+struct Bsr4x1Body {
+  const Bsr4x1View& a;
+  int n0, n1;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  const Epilogue& ep;
+  template <int NV, bool TAIL>
+  void run(int j0, int tail) const {
+    for (int n = n0; n < n1; n += kBsrRows) {
+      const int r = n / kBsrRows;
+      typename T::V acc[kBsrRows][NV];
+      for (int i = 0; i < kBsrRows; ++i)
+        for (int v = 0; v < NV; ++v) acc[i][v] = T::zero();
+      const int end = a.blk_ptr[r + 1];
+      for (int p = a.blk_ptr[r]; p < end; ++p) {
+        const float* w = a.val + static_cast<ptrdiff_t>(p) * kBsrRows;
+        const float* b = B + static_cast<ptrdiff_t>(a.blk_col[p]) * ldb + j0;
+        for (int v = 0; v < NV; ++v) {
+          const auto x = load_chunk<T, NV, TAIL>(b, v, tail);
+          for (int i = 0; i < kBsrRows; ++i) acc[i][v] = T::fmadd(T::set1(w[i]), x, acc[i][v]);
+        }
+      }
+      const int rows = std::min(kBsrRows, n1 - n);
+      for (int i = 0; i < rows; ++i)
+        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], bias_at(ep, n + i), ep.act, tail);
+    }
+  }
+};
+
+template <class T, int NVMAX>
+void bsr4x1(const Bsr4x1View& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+            ptrdiff_t ldc, int m, const Epilogue& ep) {
+  for_each_chunk<T, NVMAX>(m, Bsr4x1Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
+}
+
+// ---- BSR 1x4: one index per four consecutive k --------------------------------------------
+
+template <class T>
+struct Bsr1x4Body {
+  const Bsr1x4View& a;
+  int n0, n1;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  const Epilogue& ep;
+  template <int NV, bool TAIL>
+  void run(int j0, int tail) const {
+    for (int n = n0; n < n1; ++n) {
+      typename T::V acc[NV];
+      for (int v = 0; v < NV; ++v) acc[v] = T::zero();
+      const int end = a.row_ptr[n + 1];
+      for (int p = a.row_ptr[n]; p < end; ++p) {
+        const float* w = a.val + static_cast<ptrdiff_t>(p) * 4;
+        const float* b = B + static_cast<ptrdiff_t>(a.blk_col[p]) * ldb + j0;
+        for (int q = 0; q < 4; ++q) {
+          const auto wq = T::set1(w[q]);
+          for (int v = 0; v < NV; ++v)
+            acc[v] = T::fmadd(wq, load_chunk<T, NV, TAIL>(b + q * ldb, v, tail), acc[v]);
+        }
+      }
+      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
+    }
+  }
+};
+
+template <class T, int NVMAX>
+void bsr1x4(const Bsr1x4View& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+            ptrdiff_t ldc, int m, const Epilogue& ep) {
+  for_each_chunk<T, NVMAX>(m, Bsr1x4Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
+}
+
+// ---- N:M 2:4: two values per group of four k, offsets in a byte -----------------------------
+
+template <class T>
+struct Nm24Body {
+  const Nm24View& a;
+  int n0, n1;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  const Epilogue& ep;
+  template <int NV, bool TAIL>
+  void run(int j0, int tail) const {
+    const int half = a.k / 2;
+    for (int n = n0; n < n1; ++n) {
+      typename T::V acc[NV];
+      for (int v = 0; v < NV; ++v) acc[v] = T::zero();
+      const float* w = a.val + static_cast<ptrdiff_t>(n) * half;
+      const uint8_t* id = a.idx + static_cast<ptrdiff_t>(n) * half;
+      for (int p = 0; p < half; ++p) {
+        const int k = (p >> 1) * 4 + id[p];
+        const auto wp = T::set1(w[p]);
+        const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
+        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(wp, load_chunk<T, NV, TAIL>(b, v, tail), acc[v]);
+      }
+      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
+    }
+  }
+};
+
+template <class T, int NVMAX>
+void nm24(const Nm24View& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+          ptrdiff_t ldc, int m, const Epilogue& ep) {
+  for_each_chunk<T, NVMAX>(m, Nm24Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
+}
+
+// ---- dense: panels of 8 outputs, register tile 8 x NV vectors ------------------------------
+
+template <class T>
+struct DenseBody {
+  const DenseView& a;
+  int n0, n1;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  const Epilogue& ep;
+  template <int NV, bool TAIL>
+  void run(int j0, int tail) const {
+    constexpr int R = kDensePanel;
+    for (int n = n0; n < n1; n += R) {
+      const float* panel = a.panels + static_cast<ptrdiff_t>(n / R) * a.k * R;
+      typename T::V acc[R][NV];
+      for (int i = 0; i < R; ++i)
+        for (int v = 0; v < NV; ++v) acc[i][v] = T::zero();
+      for (int k = 0; k < a.k; ++k) {
+        const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
+        const float* w = panel + static_cast<ptrdiff_t>(k) * R;
+        typename T::V x[NV];
+        for (int v = 0; v < NV; ++v) x[v] = load_chunk<T, NV, TAIL>(b, v, tail);
+        for (int i = 0; i < R; ++i) {
+          const auto wi = T::set1(w[i]);
+          for (int v = 0; v < NV; ++v) acc[i][v] = T::fmadd(wi, x[v], acc[i][v]);
+        }
+      }
+      const int rows = std::min(R, n1 - n);
+      for (int i = 0; i < rows; ++i)
+        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], bias_at(ep, n + i), ep.act, tail);
+    }
+  }
+};
+
+template <class T, int NVMAX>
+void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
+           ptrdiff_t ldc, int m, const Epilogue& ep) {
+  for_each_chunk<T, NVMAX>(m, DenseBody<T>{a, n0, n1, B, ldb, C, ldc, ep});
+}
+
+// Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, dense 8*NV.
+template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE>
+KernelTable make_table() {
+  KernelTable t;
+  t.isa = T::kName;
+  t.m_tile = NV_ROW * T::W;
+  t.csr = &csr<T, NV_ROW>;
+  t.bsr4x1 = &bsr4x1<T, NV_BLOCK4>;
+  t.bsr1x4 = &bsr1x4<T, NV_ROW>;
+  t.nm24 = &nm24<T, NV_ROW>;
+  t.dense = &dense<T, NV_DENSE>;
+  t.activation = &activation<T>;
+  return t;
+}
+
+}  // namespace impl
+}  // namespace sr

@@ -1,0 +1,134 @@
+// Splits products into tasks for the thread pool: column tiles of kColumnTile and row chunks of
+// balanced stored-value counts, so a 90 %-sparse layer with uneven rows still splits evenly.
+#include <algorithm>
+#include <cstdint>
+
+#include "sparse_runtime/isa.h"
+#include "sparse_runtime/ops.h"
+#include "sparse_runtime/threadpool.h"
+
+namespace sr {
+namespace {
+
+constexpr int kColumnTile = 64;           // columns per task: 4 AVX-512 vectors
+constexpr int64_t kMinTaskWork = 32768;   // FMAs below which splitting costs more than it gains
+
+int row_granule(Format f) {
+  if (f == Format::kBsr4x1) return kBsrRows;
+  if (f == Format::kDense) return kDensePanel;
+  return 1;
+}
+
+// Stored values before row r (r a multiple of the granule), i.e. the work prefix.
+int64_t work_before(const PackedMatrix& a, int r) {
+  switch (a.format()) {
+    case Format::kCsr:
+      return a.ptr()[r];
+    case Format::kBsr1x4:
+      return static_cast<int64_t>(a.ptr()[r]) * 4;
+    case Format::kBsr4x1:
+      return static_cast<int64_t>(a.ptr()[r / kBsrRows]) * kBsrRows;
+    case Format::kNm24:
+      return static_cast<int64_t>(r) * (a.cols() / 2);
+    case Format::kDense:
+      return static_cast<int64_t>(r) * a.cols();
+  }
+  return r;
+}
+
+struct Task {
+  int problem;
+  int n0, n1;
+  int j0, j1;
+};
+
+void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vector<Task>& tasks) {
+  for (int p = 0; p < static_cast<int>(problems.size()); ++p) {
+    const SpmmProblem& pr = problems[p];
+    const PackedMatrix& a = *pr.a;
+    const int n = a.rows();
+    if (n == 0 || pr.m == 0) continue;
+    const int g = row_granule(a.format());
+    const int units = (n + g - 1) / g;
+    // Each row also costs a fixed epilogue, counted as a few stored values.
+    const int64_t total = work_before(a, units * g) + 4LL * units * g;
+    const int64_t work = total * pr.m;
+    const int col_tiles = (pr.m + kColumnTile - 1) / kColumnTile;
+    const int64_t want = std::max<int64_t>(1, std::min<int64_t>(work / kMinTaskWork, 4LL * threads));
+    const int chunks = static_cast<int>(std::min<int64_t>(units, (want + col_tiles - 1) / col_tiles));
+    // Chunk boundaries where the work prefix crosses c/chunks of the total.
+    int prev = 0;
+    for (int c = 1; c <= chunks; ++c) {
+      int next;
+      if (c == chunks) {
+        next = n;
+      } else {
+        const int64_t target = total * c / chunks;
+        int lo = prev / g, hi = units;  // first unit whose prefix reaches the target
+        while (lo < hi) {
+          const int mid = (lo + hi) / 2;
+          if (work_before(a, mid * g) + 4LL * mid * g >= target)
+            hi = mid;
+          else
+            lo = mid + 1;
+        }
+        next = std::min(lo * g, n);
+      }
+      if (next <= prev) continue;
+      for (int t = 0; t < col_tiles; ++t)
+        tasks.push_back({p, prev, next, t * kColumnTile, std::min(pr.m, (t + 1) * kColumnTile)});
+      prev = next;
+    }
+  }
+}
+
+void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
+  const Epilogue ep{pr.bias, act};
+  const PackedMatrix& a = *pr.a;
+  const float* B = pr.B + t.j0;
+  float* C = pr.C + t.j0;
+  const int m = t.j1 - t.j0;
+  switch (a.format()) {
+    case Format::kCsr:
+      kt.csr(a.csr(), t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
+      break;
+    case Format::kBsr4x1:
+      kt.bsr4x1(a.bsr4x1(), t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
+      break;
+    case Format::kBsr1x4:
+      kt.bsr1x4(a.bsr1x4(), t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
+      break;
+    case Format::kNm24:
+      kt.nm24(a.nm24(), t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
+      break;
+    case Format::kDense:
+      kt.dense(a.dense(), t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
+      break;
+  }
+}
+
+}  // namespace
+
+void spmm(const std::vector<SpmmProblem>& problems, Act act) {
+  ThreadPool& pool = ThreadPool::instance();
+  const KernelTable& kt = active_kernels();
+  std::vector<Task> tasks;
+  plan_tasks(problems, pool.num_threads(), tasks);
+  pool.parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t i) {
+    const Task& t = tasks[static_cast<size_t>(i)];
+    run_task(kt, problems[t.problem], t, act);
+  });
+}
+
+void activation(float* x, ptrdiff_t count, Act act) {
+  if (act == Act::kNone || count <= 0) return;
+  const KernelTable& kt = active_kernels();
+  constexpr ptrdiff_t kChunk = 1 << 14;
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+  ThreadPool::instance().parallel_for(chunks, [&](int64_t c) {
+    const ptrdiff_t begin = c * kChunk;
+    kt.activation(x + begin, std::min(kChunk, count - begin), act);
+  });
+}
+
+}  // namespace sr

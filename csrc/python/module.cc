@@ -1,0 +1,285 @@
+// pybind11 bindings: check every buffer Python hands over, release the GIL around native work,
+// map C++ errors to Python ones. No math here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sparse_runtime/isa.h"
+#include "sparse_runtime/ops.h"
+#include "sparse_runtime/packed.h"
+#include "sparse_runtime/threadpool.h"
+
+namespace py = pybind11;
+using sr::PackedMatrix;
+
+namespace {
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// The array must be float32, C-contiguous, of the given rank: we never copy or cast silently.
+const float* f32_in(const py::array& a, const char* what, int ndim) {
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(what) + ": expected float32, got " + std::string(py::str(a.dtype())));
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(what) + ": expected " + std::to_string(ndim) + "-D array, got shape " + shape_str(a));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(what) + ": array must be C-contiguous (use np.ascontiguousarray)");
+  return static_cast<const float*>(a.data());
+}
+
+float* f32_out(py::array& a, const char* what, int ndim) {
+  f32_in(a, what, ndim);
+  if (!a.writeable()) throw py::value_error(std::string(what) + ": array is read-only");
+  return static_cast<float*>(a.mutable_data());
+}
+
+void expect_dim(const py::array& a, int axis, py::ssize_t want, const char* what, const char* meaning) {
+  if (a.shape(axis) != want)
+    throw py::value_error(std::string(what) + ": dimension " + std::to_string(axis) + " (" + meaning + ") must be " +
+                          std::to_string(want) + ", got shape " + shape_str(a));
+}
+
+sr::Act parse_act(const std::string& name) {
+  if (name == "none") return sr::Act::kNone;
+  if (name == "relu") return sr::Act::kRelu;
+  if (name == "gelu_erf") return sr::Act::kGeluErf;
+  if (name == "gelu_tanh") return sr::Act::kGeluTanh;
+  throw py::value_error("unknown activation '" + name + "': expected none, relu, gelu_erf or gelu_tanh");
+}
+
+const float* bias_in(const py::object& bias, py::ssize_t n) {
+  if (bias.is_none()) return nullptr;
+  py::array b = py::reinterpret_borrow<py::array>(bias);
+  const float* p = f32_in(b, "bias", 1);
+  expect_dim(b, 0, n, "bias", "output channels");
+  return p;
+}
+
+py::array_t<float> new_f32(std::vector<py::ssize_t> shape) { return py::array_t<float>(shape); }
+
+template <class T>
+py::array_t<T> to_numpy(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
+PackedMatrix pack(const py::array& a, const std::string& format) {
+  const float* p = f32_in(a, "weight", 2);
+  const auto f = sr::parse_format(format);
+  const int n = static_cast<int>(a.shape(0)), k = static_cast<int>(a.shape(1));
+  py::gil_scoped_release nogil;
+  return PackedMatrix::pack(p, n, k, f);
+}
+
+PackedMatrix from_csr(int n, int k, const py::array& indptr, const py::array& indices, const py::array& data) {
+  if (n < 0 || k < 0) throw py::value_error("from_csr: negative shape");
+  auto ip = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(indptr);
+  auto ix = py::array_t<int32_t, py::array::c_style | py::array::forcecast>::ensure(indices);
+  const float* d = f32_in(data, "data", 1);
+  if (!ip || ip.ndim() != 1 || ip.shape(0) != n + 1)
+    throw py::value_error("from_csr: indptr must have n+1=" + std::to_string(n + 1) + " entries");
+  if (!ix || ix.ndim() != 1 || ix.shape(0) != data.shape(0))
+    throw py::value_error("from_csr: indices and data must have the same length");
+  return PackedMatrix::from_csr(n, k, ip.data(), ix.data(), d, data.shape(0));
+}
+
+py::array to_dense(const PackedMatrix& p) {
+  auto out = new_f32({p.rows(), p.cols()});
+  p.to_dense(out.mutable_data());
+  return out;
+}
+
+py::dict arrays(const PackedMatrix& p) {
+  py::dict d;
+  if (!p.ptr().empty()) d["ptr"] = to_numpy(p.ptr());
+  if (!p.col().empty() || p.format() == sr::Format::kCsr) d["col"] = to_numpy(p.col());
+  d["val"] = to_numpy(p.val());
+  if (!p.idx().empty()) d["idx"] = to_numpy(p.idx());
+  return d;
+}
+
+// C[N][m] = act(A · B + bias) with B[K][m] (channels-major), the kernels' own layout.
+py::array spmm(const PackedMatrix& a, const py::array& b, const py::object& bias, const std::string& act) {
+  const float* B = f32_in(b, "B", 2);
+  expect_dim(b, 0, a.cols(), "B", "reduction size K of the weight");
+  const float* bp = bias_in(bias, a.rows());
+  const auto ac = parse_act(act);
+  const int m = static_cast<int>(b.shape(1));
+  auto out = new_f32({a.rows(), m});
+  float* C = out.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    sr::spmm({{&a, B, m, C, m, m, bp}}, ac);
+  }
+  return out;
+}
+
+py::array linear(const PackedMatrix& a, const py::array& x, const py::object& bias, const std::string& act,
+                 py::object out_obj) {
+  const float* X = f32_in(x, "x", 2);
+  expect_dim(x, 1, a.cols(), "x", "input features K of the weight");
+  const float* bp = bias_in(bias, a.rows());
+  const auto ac = parse_act(act);
+  const int m = static_cast<int>(x.shape(0));
+  py::array out = out_obj.is_none() ? py::array(new_f32({m, a.rows()})) : py::reinterpret_borrow<py::array>(out_obj);
+  float* Y = f32_out(out, "out", 2);
+  expect_dim(out, 0, m, "out", "rows of x");
+  expect_dim(out, 1, a.rows(), "out", "output features N");
+  if (m == 0 || a.rows() == 0) return out;
+  {
+    py::gil_scoped_release nogil;
+    sr::linear(a, X, m, Y, bp, ac);
+  }
+  return out;
+}
+
+int positive(py::handle seq, size_t i, const char* what, bool allow_zero) {
+  const int v = py::cast<int>(seq[py::int_(i)]);
+  if (v < 0 || (!allow_zero && v == 0))
+    throw py::value_error(std::string(what) + " must be " + (allow_zero ? "non-negative" : "positive") + ", got " +
+                          std::to_string(v));
+  return v;
+}
+
+py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::array& x, const py::object& bias,
+                 int kernel_h, int kernel_w, py::sequence strides, py::sequence pads, py::sequence dilations,
+                 const std::string& act) {
+  const float* X = f32_in(x, "x", 4);
+  const int G = static_cast<int>(weights.size());
+  if (G < 1) throw py::value_error("conv2d: no weight groups");
+  if (py::len(strides) != 2 || py::len(dilations) != 2 || py::len(pads) != 4)
+    throw py::value_error("conv2d: strides and dilations take 2 values, pads 4 (top, left, bottom, right)");
+  sr::ConvShape s{};
+  s.batch = static_cast<int>(x.shape(0));
+  s.in_channels = static_cast<int>(x.shape(1));
+  s.in_h = static_cast<int>(x.shape(2));
+  s.in_w = static_cast<int>(x.shape(3));
+  s.groups = G;
+  s.kernel_h = kernel_h;
+  s.kernel_w = kernel_w;
+  s.stride_h = positive(strides, 0, "stride", false);
+  s.stride_w = positive(strides, 1, "stride", false);
+  s.dilation_h = positive(dilations, 0, "dilation", false);
+  s.dilation_w = positive(dilations, 1, "dilation", false);
+  s.pad_top = positive(pads, 0, "pad", true);
+  s.pad_left = positive(pads, 1, "pad", true);
+  const int pad_bottom = positive(pads, 2, "pad", true), pad_right = positive(pads, 3, "pad", true);
+  if (kernel_h < 1 || kernel_w < 1) throw py::value_error("conv2d: kernel size must be positive");
+  if (s.in_channels % G != 0)
+    throw py::value_error("conv2d: input channels " + std::to_string(s.in_channels) + " not divisible by groups " +
+                          std::to_string(G));
+  const int cog = weights[0]->rows();
+  for (int g = 0; g < G; ++g) {
+    if (weights[g]->rows() != cog || weights[g]->cols() != s.in_channels / G * kernel_h * kernel_w)
+      throw py::value_error("conv2d: weight group " + std::to_string(g) + " has shape (" +
+                            std::to_string(weights[g]->rows()) + ", " + std::to_string(weights[g]->cols()) +
+                            "), expected (" + std::to_string(cog) + ", " +
+                            std::to_string(s.in_channels / G * kernel_h * kernel_w) + ") for input " + shape_str(x));
+  }
+  s.out_channels = cog * G;
+  const long eh = static_cast<long>(s.dilation_h) * (kernel_h - 1) + 1, ew = static_cast<long>(s.dilation_w) * (kernel_w - 1) + 1;
+  const long span_h = s.in_h + s.pad_top + pad_bottom - eh, span_w = s.in_w + s.pad_left + pad_right - ew;
+  if (span_h < 0 || span_w < 0)
+    throw py::value_error("conv2d: kernel larger than the padded input " + shape_str(x));
+  s.out_h = static_cast<int>(span_h / s.stride_h + 1);
+  s.out_w = static_cast<int>(span_w / s.stride_w + 1);
+  const float* bp = bias_in(bias, s.out_channels);
+  const auto ac = parse_act(act);
+  auto out = new_f32({s.batch, s.out_channels, s.out_h, s.out_w});
+  float* Y = out.mutable_data();
+  if (s.batch > 0) {
+    py::gil_scoped_release nogil;
+    sr::conv2d(weights, s, X, Y, bp, ac);
+  }
+  return out;
+}
+
+void activation_inplace(py::array& x, const std::string& act) {
+  const auto ac = parse_act(act);
+  f32_in(x, "x", static_cast<int>(x.ndim()));
+  if (!x.writeable()) throw py::value_error("x: array is read-only");
+  float* p = static_cast<float*>(x.mutable_data());
+  const ptrdiff_t n = static_cast<ptrdiff_t>(x.size());
+  py::gil_scoped_release nogil;
+  sr::activation(p, n, ac);
+}
+
+py::dict cpu_info() {
+  const auto& f = sr::cpu_features();
+  py::dict d;
+  d["vendor"] = f.vendor;
+  d["brand"] = f.brand;
+  py::dict feats;
+  feats["sse4_2"] = f.sse42;
+  feats["avx"] = f.avx && f.os_avx;
+  feats["fma"] = f.fma;
+  feats["avx2"] = f.avx2 && f.os_avx;
+  feats["avx512f"] = f.avx512f && f.os_avx512;
+  feats["avx512bw"] = f.avx512bw && f.os_avx512;
+  feats["avx512vl"] = f.avx512vl && f.os_avx512;
+  feats["avx512dq"] = f.avx512dq && f.os_avx512;
+  feats["avx512_vnni"] = f.avx512vnni && f.os_avx512;
+  d["features"] = feats;
+  d["best_isa"] = sr::isa_name(sr::best_supported_isa());
+  d["isa"] = sr::isa_name(sr::active_isa());
+  d["threads"] = sr::ThreadPool::instance().num_threads();
+  return d;
+}
+
+py::list supported_isas() {
+  py::list out;
+  for (int i = 0; i <= static_cast<int>(sr::best_supported_isa()); ++i) out.append(sr::isa_name(static_cast<sr::Isa>(i)));
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "sparse_runtime native kernels (pybind11)";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const std::invalid_argument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  py::class_<PackedMatrix>(m, "PackedMatrix")
+      .def_property_readonly("format", [](const PackedMatrix& p) { return sr::format_name(p.format()); })
+      .def_property_readonly("shape", [](const PackedMatrix& p) { return py::make_tuple(p.rows(), p.cols()); })
+      .def_property_readonly("nnz", &PackedMatrix::nonzeros)
+      .def_property_readonly("stored", &PackedMatrix::stored)
+      .def_property_readonly("nbytes", &PackedMatrix::bytes)
+      .def("to_dense", &to_dense)
+      .def("arrays", &arrays, "Copies of the packed arrays (ptr, col, val, idx), for inspection and tests.");
+
+  m.def("pack", &pack, py::arg("weight"), py::arg("format"),
+        "Pack a dense float32 [N outputs, K] matrix into dense|csr|bsr4x1|bsr1x4|nm24.");
+  m.def("from_csr", &from_csr, py::arg("n"), py::arg("k"), py::arg("indptr"), py::arg("indices"), py::arg("data"));
+  m.def("spmm", &spmm, py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("act") = "none");
+  m.def("linear", &linear, py::arg("a"), py::arg("x"), py::arg("bias") = py::none(), py::arg("act") = "none",
+        py::arg("out") = py::none());
+  m.def("conv2d", &conv2d, py::arg("weights"), py::arg("x"), py::arg("bias"), py::arg("kernel_h"),
+        py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none");
+  m.def("activation", &activation_inplace, py::arg("x"), py::arg("act"));
+  m.def("cpu_info", &cpu_info);
+  m.def("supported_isas", &supported_isas);
+  m.def("get_isa", [] { return std::string(sr::isa_name(sr::active_isa())); });
+  m.def("set_isa", [](const std::string& name) { sr::set_isa(sr::parse_isa(name)); });
+  m.def("get_num_threads", [] { return sr::ThreadPool::instance().num_threads(); });
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("threads must be >= 1, got " + std::to_string(n));
+    py::gil_scoped_release nogil;
+    sr::ThreadPool::instance().set_num_threads(n);
+  });
+}

@@ -1,0 +1,1 @@
+"""Command-line tools. ``sparse-bench`` lives in :mod:`sparse_runtime.cli.bench`."""
