@@ -172,8 +172,26 @@ class Engine:
             row = {"name": node.name or (node.outputs[0] if node.outputs else "?"), "op": node.op_type}
             for k in _REPORT_KEYS:
                 row[k] = info.get(k)
+            row["activation"] = node.attrs.get("activation", "none")
+            row["bias"] = node.attrs.get("bias") is not None
             out.append(row)
         return out
+
+    # ------------------------------------------------------------------ measure (engine/benchmark.py)
+    def benchmark(self, inputs=None, time=10.0, warmup=2.0, batch_size=None, scenario="sync", streams=None,
+                  **kwargs):
+        """Throughput and latency figures (a ``BenchResult``); inputs are generated when omitted.
+        See :func:`sparse_runtime.engine.benchmark.benchmark_engine` for the other options."""
+        from .benchmark import benchmark_engine
+
+        return benchmark_engine(self, inputs, time=time, warmup=warmup, batch_size=batch_size,
+                                scenario=scenario, streams=streams, **kwargs)
+
+    def profile(self, inputs, runs=1):
+        """Per-node times over ``runs`` timed runs (a ``Profile`` of ``NodeRecord``s, execution order)."""
+        from .profile import profile_engine
+
+        return profile_engine(self, inputs, runs)
 
     def summary(self) -> str:
         g = self._graph

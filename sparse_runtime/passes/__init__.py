@@ -14,7 +14,9 @@ from ..ir.verify import IRError, verify
 from .context import PassContext
 from .eliminate_dead_nodes import eliminate_dead_nodes
 from .eliminate_identity import eliminate_identity
+from .fold_batchnorm import fold_batchnorm
 from .fold_constants import fold_constants
+from .fuse_epilogue import fuse_epilogue
 from .lower_linear import lower_linear
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,10 @@ PIPELINE = [
     fold_constants,
     eliminate_identity,
     eliminate_dead_nodes,
+    fold_batchnorm,
     lower_linear,
+    fuse_epilogue,
+    eliminate_dead_nodes,  # again: drops the dense weights and biases the packed nodes replaced
 ]
 
 
@@ -52,4 +57,4 @@ def run_pipeline(graph: Graph, ctx: PassContext, passes=None) -> Graph:
 
 
 __all__ = ["PIPELINE", "PassContext", "run_pipeline", "fold_constants", "eliminate_identity",
-           "eliminate_dead_nodes", "lower_linear"]
+           "eliminate_dead_nodes", "fold_batchnorm", "lower_linear", "fuse_epilogue"]

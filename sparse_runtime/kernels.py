@@ -1,0 +1,209 @@
+"""Python face of the native module: packing, per-layer format choice, and the kernel entry points.
+
+Weights are packed once (``pack``) into one of ``FORMATS``; ``choose_format`` picks the fastest
+format for a layer by timing the candidate kernels on its real shape, caching the verdict for
+identical layers (a BERT encoder has 12 copies of each shape).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import _native
+
+PackedMatrix = _native.PackedMatrix
+FORMATS = ("dense", "csr", "bsr4x1", "bsr1x4", "nm24")
+ACTIVATIONS = ("none", "relu", "gelu_erf", "gelu_tanh")
+
+# Kernel names carry dtype, op, tile and ISA (e.g. f32-csrmm-4v-avx512): used in reports.
+_KERNEL_STEM = {
+    "dense": "f32-gemm-8xNv",
+    "csr": "f32-csrmm-1x1",
+    "bsr4x1": "f32-bsrmm-4x1",
+    "bsr1x4": "f32-bsrmm-1x4",
+    "nm24": "f32-nmmm-2:4",
+}
+
+
+def cpu_info() -> dict:
+    """Detected CPU features, the best ISA, the ISA in use and the thread count."""
+    return dict(_native.cpu_info())
+
+
+def supported_isas() -> list:
+    return list(_native.supported_isas())
+
+
+def get_isa() -> str:
+    return _native.get_isa()
+
+
+def set_isa(name: str) -> None:
+    """Force a kernel level (scalar|avx2|avx512) for the whole process; ValueError if unsupported."""
+    _native.set_isa(name)
+
+
+@contextlib.contextmanager
+def force_isa(name: str):
+    """Run a block with another ISA, restoring the previous one after (tests, benchmarks)."""
+    previous = get_isa()
+    set_isa(name)
+    try:
+        yield
+    finally:
+        set_isa(previous)
+
+
+def get_num_threads() -> int:
+    return _native.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    _native.set_num_threads(int(n))
+
+
+def kernel_name(fmt: str, isa: Optional[str] = None) -> str:
+    return f"{_KERNEL_STEM[fmt]}-{isa or get_isa()}"
+
+
+def pack(weight_nk: np.ndarray, fmt: str) -> PackedMatrix:
+    """Pack a dense [N outputs, K] float32 matrix; ValueError if the format cannot hold it."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown weight format '{fmt}': expected one of {', '.join(FORMATS)}")
+    return _native.pack(np.ascontiguousarray(weight_nk, dtype=np.float32), fmt)
+
+
+def from_scipy(matrix) -> PackedMatrix:
+    """CSR PackedMatrix from a scipy.sparse matrix [N, K] (indices validated natively)."""
+    csr = matrix.tocsr()
+    csr.sum_duplicates()
+    n, k = csr.shape
+    return _native.from_csr(n, k, csr.indptr.astype(np.int32), csr.indices.astype(np.int32),
+                            np.ascontiguousarray(csr.data, dtype=np.float32))
+
+
+def to_scipy(packed: PackedMatrix):
+    """The packed matrix as scipy.sparse (CSR or BSR with the same blocks) for checks and export."""
+    import scipy.sparse as sp
+
+    arrays = packed.arrays()
+    n, k = packed.shape
+    if packed.format == "csr":
+        return sp.csr_matrix((arrays["val"], arrays["col"], arrays["ptr"]), shape=(n, k))
+    if packed.format == "bsr4x1":
+        rows = -(-n // 4) * 4
+        data = arrays["val"].reshape(-1, 4, 1)
+        m = sp.bsr_matrix((data, arrays["col"], arrays["ptr"]), shape=(rows, k))
+        return m.tocsr()[:n]
+    if packed.format == "bsr1x4":
+        data = arrays["val"].reshape(-1, 1, 4)
+        return sp.bsr_matrix((data, arrays["col"] // 4, arrays["ptr"]), shape=(n, k))
+    return sp.csr_matrix(packed.to_dense())
+
+
+@dataclass
+class FormatChoice:
+    format: str
+    timings_ms: dict  # candidate -> measured ms (empty when the choice was forced or modelled)
+    reason: str
+
+
+def candidate_formats(weight_nk: np.ndarray) -> list:
+    """Formats worth timing for this weight, with a cheap model pruning hopeless ones."""
+    n, k = weight_nk.shape
+    nz = weight_nk != 0
+    density = float(nz.mean()) if nz.size else 0.0
+    if density > 0.6:  # sparse kernels cannot win with index overhead on mostly dense data
+        return ["dense"]
+    candidates = ["csr"] if density < 0.02 else ["dense", "csr"]
+    nnz = max(int(nz.sum()), 1)
+    if n >= 4:
+        rows = -(-n // 4) * 4
+        padded = np.zeros((rows, k), bool)
+        padded[:n] = nz
+        blocks = int(padded.reshape(rows // 4, 4, k).any(axis=1).sum())
+        if blocks * 4 <= 1.3 * nnz:  # few zeros stored inside kept blocks
+            candidates.append("bsr4x1")
+    if k % 4 == 0:
+        groups = nz.reshape(n, k // 4, 4)
+        if int(groups.any(axis=2).sum()) * 4 <= 1.3 * nnz:
+            candidates.append("bsr1x4")
+        if groups.sum(axis=2).max(initial=0) <= 2 and density > 0.3:
+            candidates.append("nm24")
+    return candidates
+
+
+_choice_cache: dict = {}
+
+
+def _time_kernel(packed: PackedMatrix, b: np.ndarray, reps: int = 3) -> float:
+    _native.spmm(packed, b)  # warm caches and the pool
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        _native.spmm(packed, b)
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def choose_format(weight_nk: np.ndarray, m: int, forced: str = "auto") -> FormatChoice:
+    """Pick the weight format for a layer computing m columns (tokens or pixels) per call.
+
+    ``forced`` other than "auto" is honoured when the format can hold the weight; otherwise the
+    choice falls back to timing. Timings are minima over a few runs on random activations of the
+    layer's real size; identical layers (same shape, density and candidates) reuse the verdict.
+    """
+    weight_nk = np.ascontiguousarray(weight_nk, dtype=np.float32)
+    n, k = weight_nk.shape
+    candidates = candidate_formats(weight_nk)
+    if forced != "auto":
+        if forced not in FORMATS:
+            raise ValueError(f"unknown weight format '{forced}': expected auto or one of {', '.join(FORMATS)}")
+        try:
+            pack(weight_nk, forced)
+            return FormatChoice(forced, {}, "forced")
+        except ValueError:
+            pass  # e.g. nm24 on a weight that is not 2:4: choose by timing instead
+    if len(candidates) == 1:
+        return FormatChoice(candidates[0], {}, "modelled")
+    m = int(max(1, min(m, 256)))
+    density = round(float((weight_nk != 0).mean()), 2)
+    key = (n, k, m, density, tuple(candidates), get_isa(), get_num_threads())
+    if key in _choice_cache:
+        return _choice_cache[key]
+    b = np.random.default_rng(0).standard_normal((k, m)).astype(np.float32)
+    timings = {fmt: _time_kernel(pack(weight_nk, fmt), b) for fmt in candidates}
+    best = min(timings, key=timings.get)
+    choice = FormatChoice(best, timings, "measured")
+    _choice_cache[key] = choice
+    return choice
+
+
+def linear(x: np.ndarray, packed: PackedMatrix, bias: Optional[np.ndarray] = None,
+           act: str = "none", out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Y[M, N] = act(X[M, K] · Wᵀ + bias) where ``packed`` holds W as [N, K]."""
+    return _native.linear(packed, x, bias, act, out)
+
+
+def spmm(packed: PackedMatrix, b: np.ndarray, bias: Optional[np.ndarray] = None,
+         act: str = "none") -> np.ndarray:
+    """C[N, m] = act(A[N, K] · B[K, m] + bias): the kernels' channels-major form."""
+    return _native.spmm(packed, b, bias, act)
+
+
+def conv2d(groups: Sequence[PackedMatrix], x: np.ndarray, bias: Optional[np.ndarray],
+           kernel_shape: Sequence[int], strides: Sequence[int], pads: Sequence[int],
+           dilations: Sequence[int], act: str = "none") -> np.ndarray:
+    """NCHW conv; ``groups[g]`` packs group g's weight as [Co/g, Ci/g*kh*kw]; pads = (t, l, b, r)."""
+    return _native.conv2d(list(groups), x, bias, int(kernel_shape[0]), int(kernel_shape[1]),
+                          list(strides), list(pads), list(dilations), act)
+
+
+def activation_(x: np.ndarray, act: str) -> np.ndarray:
+    """Apply an activation in place (float32, C-contiguous) with the vectorised native code."""
+    _native.activation(x, act)
+    return x
