@@ -16,6 +16,11 @@ import numpy as np
 from . import _native
 
 PackedMatrix = _native.PackedMatrix
+
+try:  # resolve the ISA now, so a bad SPARSE_RUNTIME_ISA fails at import with its name
+    _native.get_isa()
+except ValueError as _e:
+    raise ImportError(f"SPARSE_RUNTIME_ISA={__import__('os').environ.get('SPARSE_RUNTIME_ISA')!r}: {_e}") from None
 FORMATS = ("dense", "csr", "bsr4x1", "bsr1x4", "nm24")
 ACTIVATIONS = ("none", "relu", "gelu_erf", "gelu_tanh")
 

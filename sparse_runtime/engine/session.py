@@ -11,7 +11,10 @@ from ..errors import InputError
 from ..loader import load_model
 from ..passes import PassContext, run_pipeline
 from .executor import execute, execute_debug
+from .fallback import KERNEL_NAME as FALLBACK_KERNEL
+from .fallback import check_mode as check_fallback_mode
 from .planner import LOWERED_DOMAIN, build_plan
+from .specialize import DEFAULT_CACHE_SIZE, PlanCache
 
 _REPORT_KEYS = ("kernel", "format", "sparsity", "weight_shape", "source_op")
 
@@ -36,9 +39,14 @@ class Engine:
     ``threads`` sizes the native thread pool. ``debug`` verifies the IR between passes and
     checks every kernel result while running (slow).
     ``options`` are passed to the passes (``PassContext.options``).
+    ``fallback="reference"`` runs operators sparse_runtime does not implement with
+    ``onnx.reference`` (slow; off by default, listed by ``fallback_nodes`` and ``report()``).
+    Models with symbolic input dims get one plan per input signature (shape arithmetic folded),
+    kept in an LRU of ``plan_cache_size`` entries that share the packed weights.
     """
 
-    def __init__(self, model, batch_size=None, threads=None, debug=False, options=None):
+    def __init__(self, model, batch_size=None, threads=None, debug=False, options=None, fallback=None,
+                 plan_cache_size=DEFAULT_CACHE_SIZE):
         t0 = time.perf_counter()
         if threads is not None:
             if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
@@ -49,10 +57,13 @@ class Engine:
         self.batch_size = batch_size
         self.threads = threads
         self.debug = bool(debug)
+        self.fallback = check_fallback_mode(fallback)
         graph = load_model(model, batch_size=batch_size)
-        ctx = PassContext(opset=graph.opset, threads=threads, debug=self.debug, options=dict(options or {}))
+        ctx = PassContext(opset=graph.opset, threads=threads, debug=self.debug, options=dict(options or {}),
+                          weight_format=(options or {}).get("weight_format", "auto"))
         self._graph = run_pipeline(graph, ctx)
-        self._plan = build_plan(self._graph, threads=threads)
+        self._plan = build_plan(self._graph, threads=threads, fallback=self.fallback)
+        self._plans = PlanCache(self._graph, threads=threads, fallback=self.fallback, capacity=plan_cache_size)
         self._input_names = [vi.name for vi in self._graph.inputs]
         self._input_index = {n: i for i, n in enumerate(self._input_names)}
         # Per input: (name, dtype or None, rank or None, ((axis, size), ...) for static dims)
@@ -101,11 +112,35 @@ class Engine:
         """Run once. ``inputs``: list/tuple in ``input_names`` order, or dict name -> array.
         Returns a list of numpy arrays in ``output_names`` order."""
         feeds = self._validate(inputs)
-        if self.debug:
+        if self.debug:  # the generic plan: every node, every kernel result checked
             return execute_debug(self._plan, feeds, self._graph.value_info)
+        if self._plans.enabled:
+            signature = tuple(a.shape for a in feeds)
+            plan = self._plans.get(signature)
+            if plan is None:  # first run at this signature: generic plan, then cache a specialised one
+                return self._plans.probe_and_specialize(signature, feeds)
+            return execute(plan, feeds)
         return execute(self._plan, feeds)
 
     __call__ = run
+
+    def plan_for(self, inputs):
+        """The plan a run with these (validated) inputs' shapes uses, once cached; else the generic one."""
+        feeds = self._validate(inputs)
+        if self._plans.enabled:
+            return self._plans.get(tuple(a.shape for a in feeds)) or self._plan
+        return self._plan
+
+    @property
+    def cached_signatures(self) -> list:
+        """Input signatures (tuples of shapes) with a specialised plan, least recently used first."""
+        return self._plans.signatures()
+
+    @property
+    def fallback_nodes(self) -> list:
+        """Nodes that run in onnx.reference (``fallback="reference"``): dicts with name and op."""
+        return [{"name": m["name"] or (m["outputs"][0] if m["outputs"] else "?"), "op": m["op"],
+                 "domain": m["domain"]} for m in self._plan.meta if m.get("fallback")]
 
     def _validate(self, inputs) -> list:
         names = self._input_names
@@ -163,7 +198,8 @@ class Engine:
 
     # --------------------------------------------------------------------------------- report
     def report(self) -> list:
-        """One dict per lowered (packed, native) node."""
+        """One dict per lowered (packed, native) node, then one per node that fell back to
+        onnx.reference (``kernel`` = "onnx.reference", ``fallback`` = True)."""
         out = []
         for node in self._graph.nodes:
             if node.domain != LOWERED_DOMAIN:
@@ -174,6 +210,10 @@ class Engine:
                 row[k] = info.get(k)
             row["activation"] = node.attrs.get("activation", "none")
             row["bias"] = node.attrs.get("bias") is not None
+            out.append(row)
+        for fb in self.fallback_nodes:  # a slow path is never silent
+            row = {"name": fb["name"], "op": fb["op"], "kernel": FALLBACK_KERNEL, "format": None,
+                   "sparsity": None, "weight_shape": None, "source_op": fb["op"], "fallback": True}
             out.append(row)
         return out
 

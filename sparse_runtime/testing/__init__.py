@@ -1,0 +1,1 @@
+"""Shared test and benchmark helpers (case tables, oracles)."""

@@ -1,0 +1,190 @@
+"""Every kernel format x every ISA this CPU runs x the shared case table, against numpy."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sparse_runtime import kernels
+from sparse_runtime.testing.cases import TEST_CASES, formats_for, make_weight
+from kernel_oracle import activate, assert_close
+
+ISAS = kernels.supported_isas()
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    with kernels.force_isa(request.param):
+        yield request.param
+
+
+@pytest.mark.parametrize("case", TEST_CASES, ids=lambda c: c.id)
+def test_spmm_all_formats_match_numpy(isa, case):
+    rng = np.random.default_rng(1)
+    a = make_weight(case)
+    b = rng.standard_normal((case.k, case.m)).astype(np.float32)
+    bias = rng.standard_normal(case.n).astype(np.float32)
+    want = a.astype(np.float64) @ b + bias[:, None]
+    for fmt in formats_for(case):
+        packed = kernels.pack(a, fmt)
+        got = kernels.spmm(packed, b, bias)
+        assert_close(got, want, f"{isa}/{fmt}/{case.id}")
+        got_nobias = kernels.spmm(packed, b)
+        assert_close(got_nobias, a.astype(np.float64) @ b, f"{isa}/{fmt}/{case.id} no bias")
+
+
+@pytest.mark.parametrize("act", ["relu", "gelu_erf", "gelu_tanh"])
+@pytest.mark.parametrize("fmt", ["dense", "csr", "bsr4x1", "bsr1x4"])
+def test_fused_activation(isa, fmt, act):
+    rng = np.random.default_rng(2)
+    a = make_weight(TEST_CASES[6])
+    b = rng.standard_normal((a.shape[1], 37)).astype(np.float32)
+    bias = rng.standard_normal(a.shape[0]).astype(np.float32)
+    got = kernels.spmm(kernels.pack(a, fmt), b, bias, act)
+    assert_close(got, activate(a.astype(np.float64) @ b + bias[:, None], act), f"{isa}/{fmt}/{act}")
+
+
+@pytest.mark.parametrize("act", ["relu", "gelu_erf", "gelu_tanh"])
+def test_activation_inplace_covers_tails(isa, act):
+    x = np.linspace(-8, 8, 1001, dtype=np.float32)
+    want = activate(x.astype(np.float64), act)
+    got = kernels.activation_(x.copy(), act)
+    np.testing.assert_allclose(got, want, atol=2e-6, rtol=0)
+
+
+@pytest.mark.parametrize("m", [1, 2, 15, 16, 17, 64, 130])
+@pytest.mark.parametrize("fmt", ["dense", "csr", "bsr4x1"])
+def test_linear_row_major(isa, fmt, m):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((40, 21)).astype(np.float32)  # MatMul weight [K, N]
+    w[rng.random(w.shape) < 0.7] = 0
+    x = rng.standard_normal((m, 40)).astype(np.float32)
+    bias = rng.standard_normal(21).astype(np.float32)
+    packed = kernels.pack(w.T, fmt)
+    got = kernels.linear(x, packed, bias, "relu")
+    assert_close(got, np.maximum(x.astype(np.float64) @ w + bias, 0), f"{isa}/{fmt}/m={m}")
+    out = np.full((m, 21), np.nan, np.float32)
+    assert kernels.linear(x, packed, bias, "relu", out=out) is out
+    assert_close(out, np.maximum(x.astype(np.float64) @ w + bias, 0), "out=")
+
+
+def test_threads_give_identical_results():
+    rng = np.random.default_rng(4)
+    a = make_weight(TEST_CASES[-1])
+    b = rng.standard_normal((a.shape[1], 300)).astype(np.float32)
+    packed = kernels.pack(a, "csr")
+    before = kernels.get_num_threads()
+    try:
+        kernels.set_num_threads(1)
+        one = kernels.spmm(packed, b)
+        kernels.set_num_threads(3)
+        assert kernels.get_num_threads() == 3
+        three = kernels.spmm(packed, b)
+    finally:
+        kernels.set_num_threads(before)
+    np.testing.assert_array_equal(one, three)  # same per-row summation order whatever the split
+
+
+def test_concurrent_callers_share_the_pool():
+    import threading
+
+    rng = np.random.default_rng(5)
+    a = make_weight(TEST_CASES[-2])
+    packed = kernels.pack(a, "csr")
+    inputs = [rng.standard_normal((a.shape[1], 200)).astype(np.float32) for _ in range(8)]
+    want = [kernels.spmm(packed, b) for b in inputs]
+    got = [None] * len(inputs)
+
+    def work(i):
+        for _ in range(20):
+            got[i] = kernels.spmm(packed, inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive(), "a caller hung"
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_scipy_round_trip_csr_and_bsr():
+    a = make_weight(TEST_CASES[8])  # has empty rows
+    csr = kernels.pack(a, "csr")
+    ref = sp.csr_matrix(a)
+    arr = csr.arrays()
+    np.testing.assert_array_equal(arr["ptr"], ref.indptr)
+    np.testing.assert_array_equal(arr["col"], ref.indices)
+    np.testing.assert_array_equal(arr["val"], ref.data)
+    assert csr.nnz == ref.nnz
+    for fmt in ("dense", "csr", "bsr4x1", "bsr1x4"):
+        p = kernels.pack(a[:, :40], fmt)
+        np.testing.assert_array_equal(p.to_dense(), a[:, :40])
+        np.testing.assert_array_equal(kernels.to_scipy(p).toarray(), a[:, :40])
+    # BSR 4x1 keeps exactly the blocks scipy's BSR keeps.
+    rows = -(-a.shape[0] // 4) * 4
+    padded = np.zeros((rows, a.shape[1]), np.float32)
+    padded[: a.shape[0]] = a
+    ref_bsr = sp.bsr_matrix(padded, blocksize=(4, 1))
+    ref_bsr.sort_indices()  # scipy builds block rows unsorted; ours are column-ordered
+    arr = kernels.pack(a, "bsr4x1").arrays()
+    np.testing.assert_array_equal(arr["ptr"], ref_bsr.indptr)
+    np.testing.assert_array_equal(arr["col"], ref_bsr.indices)
+    np.testing.assert_array_equal(arr["val"].reshape(-1, 4, 1), ref_bsr.data)
+    # And back in from scipy.
+    back = kernels.from_scipy(ref)
+    np.testing.assert_array_equal(back.to_dense(), a)
+
+
+def test_nm24_round_trip_and_compactness():
+    case = TEST_CASES[11]
+    a = make_weight(case)
+    p = kernels.pack(a, "nm24")
+    np.testing.assert_array_equal(p.to_dense(), a)
+    assert p.stored == a.size // 2 and p.arrays()["idx"].dtype == np.uint8
+
+
+def test_pack_rejects_what_a_format_cannot_hold():
+    dense = np.ones((4, 8), np.float32)
+    with pytest.raises(ValueError, match="2:4"):
+        kernels.pack(dense, "nm24")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        kernels.pack(np.ones((4, 6), np.float32), "bsr1x4")
+    with pytest.raises(ValueError, match="unknown weight format"):
+        kernels.pack(dense, "coo")
+
+
+def test_native_checks_what_python_hands_it():
+    from sparse_runtime import _native
+
+    p = kernels.pack(np.eye(8, dtype=np.float32), "csr")
+    with pytest.raises(TypeError, match="float32"):
+        kernels.spmm(p, np.ones((8, 3)))
+    with pytest.raises(ValueError, match="dimension 0"):
+        kernels.spmm(p, np.ones((7, 3), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernels.spmm(p, np.ones((3, 8), np.float32).T)
+    with pytest.raises(ValueError, match="bias"):
+        kernels.spmm(p, np.ones((8, 3), np.float32), np.ones(5, np.float32))
+    with pytest.raises(ValueError, match="activation"):
+        kernels.spmm(p, np.ones((8, 3), np.float32), None, "swish")
+    with pytest.raises(ValueError, match="out"):
+        kernels.linear(np.ones((3, 8), np.float32), p, out=np.ones((3, 7), np.float32))
+    with pytest.raises(ValueError, match="outside"):
+        _native.from_csr(2, 3, np.array([0, 1, 2]), np.array([0, 3]), np.ones(2, np.float32))
+    with pytest.raises(ValueError, match="decrease"):
+        _native.from_csr(2, 3, np.array([0, 2, 1]), np.array([0]), np.ones(1, np.float32))
+    with pytest.raises(ValueError, match="n\\+1"):
+        _native.from_csr(2, 3, np.array([0, 1]), np.array([0]), np.ones(1, np.float32))
+
+
+def test_cpu_info_and_isa_switching():
+    info = kernels.cpu_info()
+    assert info["isa"] in ISAS and info["best_isa"] == ISAS[-1]
+    assert set(info["features"]) >= {"avx2", "fma", "avx512f"}
+    with pytest.raises(ValueError, match="unknown ISA"):
+        kernels.set_isa("sse9")
+    if "avx2" in ISAS:
+        with kernels.force_isa("avx2"):
+            assert kernels.cpu_info()["isa"] == "avx2"
+            assert kernels.kernel_name("csr").endswith("-avx2")
+    assert kernels.get_isa() == info["isa"]
