@@ -208,6 +208,22 @@ def conv2d(groups: Sequence[PackedMatrix], x: np.ndarray, bias: Optional[np.ndar
                           list(strides), list(pads), list(dilations), act)
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul for float32 operands of rank >= 2, on the native pool (numpy broadcasting rules)."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    out_shape = tuple(batch) + (a.shape[-2], b.shape[-1])
+    if 0 in out_shape or a.shape[-1] == 0:
+        return np.matmul(a, b)
+
+    def full_or_single(x):
+        # The kernel takes a full batch or one shared matrix; anything between is broadcast here.
+        if x.shape[:-2] == tuple(batch) or int(np.prod(x.shape[:-2])) == 1:
+            return np.ascontiguousarray(x)
+        return np.ascontiguousarray(np.broadcast_to(x, tuple(batch) + x.shape[-2:]))
+
+    return _native.matmul(full_or_single(a), full_or_single(b)).reshape(out_shape)
+
+
 def activation_(x: np.ndarray, act: str) -> np.ndarray:
     """Apply an activation in place (float32, C-contiguous) with the vectorised native code."""
     _native.activation(x, act)

@@ -257,9 +257,12 @@ void nm24(const Nm24View& a, int n0, int n1, const float* B, ptrdiff_t ldb, floa
   for_each_chunk<T, NVMAX>(m, Nm24Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
 }
 
-// ---- dense: panels of 8 outputs, register tile 8 x NV vectors ------------------------------
+// ---- dense: 8 outputs x NV vectors register tile ------------------------------------------
+// PANEL: weights packed as panels (formats.h, item 8), one contiguous run of 8 per k.
+// Otherwise A is a plain row-major activation (batched MatMul): 8 row pointers, one float each per
+// k; rows past n1 point at row n0 (valid memory, results discarded) so nothing reads out of bounds.
 
-template <class T>
+template <class T, bool PANEL>
 struct DenseBody {
   const DenseView& a;
   int n0, n1;
@@ -272,21 +275,24 @@ struct DenseBody {
   void run(int j0, int tail) const {
     constexpr int R = kDensePanel;
     for (int n = n0; n < n1; n += R) {
-      const float* panel = a.panels + static_cast<ptrdiff_t>(n / R) * a.k * R;
+      const int rows = std::min(R, n1 - n);
+      const float* w_rows[R];
+      for (int i = 0; i < R; ++i)
+        w_rows[i] = PANEL ? a.a + static_cast<ptrdiff_t>(n / R) * a.k * R + i
+                          : a.a + static_cast<ptrdiff_t>(i < rows ? n + i : n) * a.lda;
+      constexpr ptrdiff_t k_step = PANEL ? R : 1;
       typename T::V acc[R][NV];
       for (int i = 0; i < R; ++i)
         for (int v = 0; v < NV; ++v) acc[i][v] = T::zero();
       for (int k = 0; k < a.k; ++k) {
         const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
-        const float* w = panel + static_cast<ptrdiff_t>(k) * R;
         typename T::V x[NV];
         for (int v = 0; v < NV; ++v) x[v] = load_chunk<T, NV, TAIL>(b, v, tail);
         for (int i = 0; i < R; ++i) {
-          const auto wi = T::set1(w[i]);
+          const auto wi = T::set1(w_rows[i][k * k_step]);
           for (int v = 0; v < NV; ++v) acc[i][v] = T::fmadd(wi, x[v], acc[i][v]);
         }
       }
-      const int rows = std::min(R, n1 - n);
       for (int i = 0; i < rows; ++i)
         store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], bias_at(ep, n + i), ep.act, tail);
     }
@@ -296,7 +302,10 @@ struct DenseBody {
 template <class T, int NVMAX>
 void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
            ptrdiff_t ldc, int m, const Epilogue& ep) {
-  for_each_chunk<T, NVMAX>(m, DenseBody<T>{a, n0, n1, B, ldb, C, ldc, ep});
+  if (a.lda == 0)
+    for_each_chunk<T, NVMAX>(m, DenseBody<T, true>{a, n0, n1, B, ldb, C, ldc, ep});
+  else
+    for_each_chunk<T, NVMAX>(m, DenseBody<T, false>{a, n0, n1, B, ldb, C, ldc, ep});
 }
 
 // Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, dense 8*NV.

@@ -77,7 +77,7 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
                                 : cols + (static_cast<size_t>(b) * G + g) * kg * out_plane;
         float* C = y + (static_cast<ptrdiff_t>(b0 + b) * s.out_channels + g * cog) * out_plane;
         problems.push_back({weights[g], B, out_plane, C, out_plane, static_cast<int>(out_plane),
-                            bias ? bias + g * cog : nullptr});
+                            bias ? bias + g * cog : nullptr, {}});
       }
     spmm(problems, act);
   }

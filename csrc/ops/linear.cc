@@ -33,14 +33,14 @@ void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, 
 void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act) {
   const int n = a.rows(), k = a.cols();
   if (m == 1) {
-    spmm({{&a, x, 1, y, 1, 1, bias}}, act);
+    spmm({{&a, x, 1, y, 1, 1, bias, {}}}, act);
     return;
   }
   thread_local std::vector<float> xt_buf, yt_buf;
   float* xt = scratch(xt_buf, static_cast<size_t>(k) * m);
   float* yt = scratch(yt_buf, static_cast<size_t>(n) * m);
   transpose(x, m, k, k, xt, m);
-  spmm({{&a, xt, m, yt, m, m, bias}}, act);
+  spmm({{&a, xt, m, yt, m, m, bias, {}}}, act);
   transpose(yt, n, m, m, y, n);
 }
 

@@ -13,6 +13,9 @@ namespace {
 constexpr int kColumnTile = 64;           // columns per task: 4 AVX-512 vectors
 constexpr int64_t kMinTaskWork = 32768;   // FMAs below which splitting costs more than it gains
 
+Format format_of(const SpmmProblem& p) { return p.a ? p.a->format() : Format::kDense; }
+int rows_of(const SpmmProblem& p) { return p.a ? p.a->rows() : p.plain.n; }
+
 int row_granule(Format f) {
   if (f == Format::kBsr4x1) return kBsrRows;
   if (f == Format::kDense) return kDensePanel;
@@ -20,7 +23,9 @@ int row_granule(Format f) {
 }
 
 // Stored values before row r (r a multiple of the granule), i.e. the work prefix.
-int64_t work_before(const PackedMatrix& a, int r) {
+int64_t work_before(const SpmmProblem& p, int r) {
+  if (!p.a) return static_cast<int64_t>(r) * p.plain.k;
+  const PackedMatrix& a = *p.a;
   switch (a.format()) {
     case Format::kCsr:
       return a.ptr()[r];
@@ -45,13 +50,12 @@ struct Task {
 void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vector<Task>& tasks) {
   for (int p = 0; p < static_cast<int>(problems.size()); ++p) {
     const SpmmProblem& pr = problems[p];
-    const PackedMatrix& a = *pr.a;
-    const int n = a.rows();
+    const int n = rows_of(pr);
     if (n == 0 || pr.m == 0) continue;
-    const int g = row_granule(a.format());
+    const int g = row_granule(format_of(pr));
     const int units = (n + g - 1) / g;
     // Each row also costs a fixed epilogue, counted as a few stored values.
-    const int64_t total = work_before(a, units * g) + 4LL * units * g;
+    const int64_t total = work_before(pr, units * g) + 4LL * units * g;
     const int64_t work = total * pr.m;
     const int col_tiles = (pr.m + kColumnTile - 1) / kColumnTile;
     const int64_t want = std::max<int64_t>(1, std::min<int64_t>(work / kMinTaskWork, 4LL * threads));
@@ -67,7 +71,7 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
         int lo = prev / g, hi = units;  // first unit whose prefix reaches the target
         while (lo < hi) {
           const int mid = (lo + hi) / 2;
-          if (work_before(a, mid * g) + 4LL * mid * g >= target)
+          if (work_before(pr, mid * g) + 4LL * mid * g >= target)
             hi = mid;
           else
             lo = mid + 1;
@@ -84,10 +88,14 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
 
 void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
   const Epilogue ep{pr.bias, act};
-  const PackedMatrix& a = *pr.a;
   const float* B = pr.B + t.j0;
   float* C = pr.C + t.j0;
   const int m = t.j1 - t.j0;
+  if (!pr.a) {
+    kt.dense(pr.plain, t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
+    return;
+  }
+  const PackedMatrix& a = *pr.a;
   switch (a.format()) {
     case Format::kCsr:
       kt.csr(a.csr(), t.n0, t.n1, B, pr.ldb, C, pr.ldc, m, ep);
@@ -118,6 +126,16 @@ void spmm(const std::vector<SpmmProblem>& problems, Act act) {
     const Task& t = tasks[static_cast<size_t>(i)];
     run_task(kt, problems[t.problem], t, act);
   });
+}
+
+void batched_matmul(const float* A, ptrdiff_t stride_a, const float* B, ptrdiff_t stride_b, float* C,
+                    int batch, int M, int K, int N) {
+  std::vector<SpmmProblem> problems;
+  problems.reserve(static_cast<size_t>(batch));
+  for (int b = 0; b < batch; ++b)
+    problems.push_back({nullptr, B + b * stride_b, N, C + static_cast<ptrdiff_t>(b) * M * N, N, N, nullptr,
+                        DenseView{M, K, A + b * stride_a, K}});
+  spmm(problems, Act::kNone);
 }
 
 void activation(float* x, ptrdiff_t count, Act act) {

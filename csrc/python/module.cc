@@ -119,7 +119,7 @@ py::array spmm(const PackedMatrix& a, const py::array& b, const py::object& bias
   float* C = out.mutable_data();
   {
     py::gil_scoped_release nogil;
-    sr::spmm({{&a, B, m, C, m, m, bp}}, ac);
+    sr::spmm({{&a, B, m, C, m, m, bp, {}}}, ac);
   }
   return out;
 }
@@ -204,6 +204,35 @@ py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::arra
   return out;
 }
 
+// C[..., M, N] = A[..., M, K] · B[..., K, N]; batch dims already broadcast by the caller, each
+// operand either with a full batch or a single matrix shared by all (batch stride 0).
+py::array batched_matmul(const py::array& a, const py::array& b) {
+  if (a.ndim() < 2 || b.ndim() < 2) throw py::value_error("matmul: operands must be at least 2-D");
+  const float* A = f32_in(a, "a", static_cast<int>(a.ndim()));
+  const float* B = f32_in(b, "b", static_cast<int>(b.ndim()));
+  const py::ssize_t M = a.shape(a.ndim() - 2), K = a.shape(a.ndim() - 1), N = b.shape(b.ndim() - 1);
+  if (b.shape(b.ndim() - 2) != K)
+    throw py::value_error("matmul: inner dimensions differ: a " + shape_str(a) + ", b " + shape_str(b));
+  const py::ssize_t batch_a = a.size() / std::max<py::ssize_t>(1, M * K), batch_b = b.size() / std::max<py::ssize_t>(1, K * N);
+  if (M * K == 0 || K * N == 0) throw py::value_error("matmul: empty operand");
+  if (batch_a != batch_b && batch_a != 1 && batch_b != 1)
+    throw py::value_error("matmul: batch sizes differ: a " + shape_str(a) + ", b " + shape_str(b));
+  const py::ssize_t batch = std::max(batch_a, batch_b);
+  std::vector<py::ssize_t> shape;
+  const py::array& lead = batch_a >= batch_b ? a : b;
+  for (py::ssize_t i = 0; i + 2 < lead.ndim(); ++i) shape.push_back(lead.shape(i));
+  shape.push_back(M);
+  shape.push_back(N);
+  auto out = new_f32(shape);
+  float* C = out.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    sr::batched_matmul(A, batch_a == 1 ? 0 : M * K, B, batch_b == 1 ? 0 : K * N, C, static_cast<int>(batch),
+                       static_cast<int>(M), static_cast<int>(K), static_cast<int>(N));
+  }
+  return out;
+}
+
 void activation_inplace(py::array& x, const std::string& act) {
   const auto ac = parse_act(act);
   f32_in(x, "x", static_cast<int>(x.ndim()));
@@ -271,6 +300,8 @@ PYBIND11_MODULE(_native, m) {
         py::arg("out") = py::none());
   m.def("conv2d", &conv2d, py::arg("weights"), py::arg("x"), py::arg("bias"), py::arg("kernel_h"),
         py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none");
+  m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
+        "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
   m.def("activation", &activation_inplace, py::arg("x"), py::arg("act"));
   m.def("cpu_info", &cpu_info);
   m.def("supported_isas", &supported_isas);

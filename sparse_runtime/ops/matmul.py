@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..errors import OpError
 from ._util import FLOATS, as_array
 from .registry import register
 
 
-@register("MatMul", since=1, dtypes=FLOATS + ("int32", "int64", "uint32", "uint64"))
+@register("MatMul", since=1, native=True, dtypes=FLOATS + ("int32", "int64", "uint32", "uint64"))
 def matmul(node, ctx):
     def kernel(inputs):
         a, b = inputs
+        if a.dtype == np.float32 and b.dtype == np.float32 and a.ndim >= 2 and b.ndim >= 2 \
+                and a.shape[-1] == b.shape[-2]:
+            try:
+                return [kernels.matmul(a, b)]  # attention-style activation products: native pool
+            except ValueError:  # batch dims that do not broadcast: numpy words the error below
+                pass
         if a.ndim == 0 or b.ndim == 0:
             raise OpError(node, f"operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
         try:

@@ -11,7 +11,11 @@ from sparse_runtime.passes import (PIPELINE, eliminate_dead_nodes, eliminate_ide
 
 
 def test_pipeline_order():
-    assert PIPELINE[:4] == [fold_constants, eliminate_identity, eliminate_dead_nodes, lower_linear]
+    names = [p.__name__ for p in PIPELINE]
+    # Folding and cleanup first, so lowering sees constant weights; BN folds into Conv before
+    # packing; epilogue fusion needs packed nodes; a last sweep drops the replaced dense weights.
+    assert names == ["fold_constants", "eliminate_identity", "eliminate_dead_nodes", "fold_batchnorm",
+                     "lower_linear", "fuse_epilogue", "eliminate_dead_nodes"]
 
 
 def test_run_pipeline_debug_verifies_and_folds():

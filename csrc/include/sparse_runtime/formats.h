@@ -15,7 +15,8 @@
 //               row_ptr[N+1], blk_col[nb] (= first k), val[nb*4].
 //  7. N:M 2:4:  every group of 4 consecutive k of a row holds at most 2 nonzeros; K % 4 == 0.
 //               val[N][K/2], idx[N][K/2] (offset 0..3 of the value inside its group).
-//  8. Dense:    panels of 8 outputs: panel[p][k][r] = A[8p + r][k], zero past N.
+//  8. Dense:    panels of 8 outputs: panel[p][k][r] = A[8p + r][k], zero past N. Unpacked
+//               row-major A (activations of a batched MatMul) is read in place instead.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -60,7 +61,8 @@ struct Nm24View {
 
 struct DenseView {
   int n, k;
-  const float* panels;
+  const float* a;  // panels (lda == 0) or a row-major matrix with row stride lda
+  ptrdiff_t lda;
 };
 
 constexpr int kDensePanel = 8;

@@ -11,13 +11,14 @@ namespace sr {
 
 // One independent product C[N][m] = act(A · B + bias), channels-major (formats.h, item 2).
 struct SpmmProblem {
-  const PackedMatrix* a;
+  const PackedMatrix* a;  // null: use `plain`, an unpacked row-major A (batched MatMul)
   const float* B;
   ptrdiff_t ldb;
   float* C;
   ptrdiff_t ldc;
   int m;
   const float* bias;
+  DenseView plain;
 };
 
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
@@ -35,6 +36,12 @@ struct ConvShape {
 // NCHW convolution; weights[g] is group g's [Co/g][Ci/g * kh * kw] matrix.
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
             float* y, const float* bias, Act act);
+
+// C[b] = A[b] · B[b] for row-major A[b] (M x K), B[b] (K x N), C[b] (M x N); a batch stride of 0
+// broadcasts that operand. Activation x activation products (attention) run here, not in BLAS,
+// so numpy's thread pool never competes with ours.
+void batched_matmul(const float* A, ptrdiff_t stride_a, const float* B, ptrdiff_t stride_b, float* C,
+                    int batch, int M, int K, int N);
 
 // dst[c][r] = src[r][c] for a rows x cols matrix, in parallel tiles.
 void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);

@@ -30,7 +30,7 @@ class PackedMatrix {
   Bsr4x1View bsr4x1() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
   Bsr1x4View bsr1x4() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
   Nm24View nm24() const { return {n_, k_, val_.data(), idx_.data()}; }
-  DenseView dense() const { return {n_, k_, val_.data()}; }
+  DenseView dense() const { return {n_, k_, val_.data(), 0}; }
 
   // Row (or block-row) work estimates, for splitting rows into balanced chunks.
   const std::vector<int32_t>& ptr() const { return ptr_; }
