@@ -124,15 +124,31 @@ struct CsrBody {
   const Epilogue& ep;
   template <int NV, bool TAIL>
   void run(int j0, int tail) const {
+    // Locals, not members, in the hot loop: keeps the base pointer and stride in registers.
+    const float* Bj = B + j0;
+    const ptrdiff_t ld = ldb;
+    const int32_t* col = a.col;
+    const float* val = a.val;
     for (int n = n0; n < n1; ++n) {
-      typename T::V acc[NV];
-      for (int v = 0; v < NV; ++v) acc[v] = T::zero();
+      // Two accumulator sets over alternate nonzeros: twice the independent FMA chains.
+      typename T::V acc[NV], acc2[NV];
+      for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = T::zero();
+      int p = a.row_ptr[n];
       const int end = a.row_ptr[n + 1];
-      for (int p = a.row_ptr[n]; p < end; ++p) {
-        const auto w = T::set1(a.val[p]);
-        const float* b = B + static_cast<ptrdiff_t>(a.col[p]) * ldb + j0;
-        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w, load_chunk<T, NV, TAIL>(b, v, tail), acc[v]);
+      for (; p + 1 < end; p += 2) {
+        const float* b0 = Bj + static_cast<ptrdiff_t>(col[p]) * ld;
+        const float* b1 = Bj + static_cast<ptrdiff_t>(col[p + 1]) * ld;
+        const auto w0 = T::set1(val[p]);
+        const auto w1 = T::set1(val[p + 1]);
+        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
+        for (int v = 0; v < NV; ++v) acc2[v] = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), acc2[v]);
       }
+      if (p < end) {
+        const float* b0 = Bj + static_cast<ptrdiff_t>(col[p]) * ld;
+        const auto w0 = T::set1(val[p]);
+        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
+      }
+      for (int v = 0; v < NV; ++v) acc[v] = T::add(acc[v], acc2[v]);
       store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
     }
   }
