@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import OpError, SparseRuntimeError, UnsupportedOpError
 from ..ir import Graph
 from ..ops import OpContext, lookup
+from .fallback import reference_factory
 
 NONE_SLOT = 0
 DISCARD_SLOT = 1
@@ -40,13 +41,24 @@ def node_opset(graph: Graph, node) -> int:
     return graph.opsets.get(node.domain, 1)
 
 
-def compile_graph_node(node, graph: Graph, threads=None):
-    """Kernel for one node, with every failure reported against the node. Returns (kernel, spec)."""
-    spec = lookup(node)  # UnsupportedOpError naming the node
-    opset = node_opset(graph, node)
-    if node.domain == "" and spec.since > opset:
-        raise UnsupportedOpError(f"{node.describe()}: sparse_runtime implements {node.op_type} from opset "
-                                 f"{spec.since}, the model uses opset {opset}")
+def compile_graph_node(node, graph: Graph, threads=None, fallback=None):
+    """Kernel for one node, with every failure reported against the node. Returns (kernel, spec);
+    spec is None when the node runs through the ``fallback="reference"`` wrapper."""
+    try:
+        spec = lookup(node)  # UnsupportedOpError naming the node
+        opset = node_opset(graph, node)
+        if node.domain == "" and spec.since > opset:
+            raise UnsupportedOpError(f"{node.describe()}: sparse_runtime implements {node.op_type} from opset "
+                                     f"{spec.since}, the model uses opset {opset}")
+        kernel = _compile(spec, node, graph, opset, threads)
+    except UnsupportedOpError:
+        if fallback != "reference":
+            raise
+        return reference_factory(node, graph.opsets), None
+    return kernel, spec
+
+
+def _compile(spec, node, graph, opset, threads):
     try:
         kernel = spec.factory(node, OpContext(opset=opset, graph=graph, threads=threads))
     except SparseRuntimeError:
@@ -55,10 +67,11 @@ def compile_graph_node(node, graph: Graph, threads=None):
         raise OpError(node, f"cannot compile: {type(e).__name__}: {e}") from e
     if not callable(kernel):
         raise OpError(node, f"op factory returned {type(kernel).__name__}, expected a kernel callable")
-    return kernel, spec
+    return kernel
 
 
-def build_plan(graph: Graph, threads=None) -> Plan:
+def build_plan(graph: Graph, threads=None, fallback=None) -> Plan:
+    """``fallback="reference"``: nodes we cannot compile run in onnx.reference (see fallback.py)."""
     slot_of = {}
     template = [None, None]
 
@@ -77,7 +90,7 @@ def build_plan(graph: Graph, threads=None) -> Plan:
 
     compiled = []
     for node in graph.nodes:  # compile everything first: unsupported ops fail here, not at run time
-        compiled.append(compile_graph_node(node, graph, threads))
+        compiled.append(compile_graph_node(node, graph, threads, fallback))
         for o in node.outputs:
             if o:
                 new_slot(o)
@@ -106,7 +119,8 @@ def build_plan(graph: Graph, threads=None) -> Plan:
         outs = tuple(slot_of[o] if o else DISCARD_SLOT for o in node.outputs)
         steps.append((kernel, ins, outs, tuple(frees[idx]), node))
         meta.append({"name": node.name, "op": node.op_type, "domain": node.domain,
-                     "native": spec.native, "inputs": list(node.inputs), "outputs": list(node.outputs),
+                     "native": bool(spec and spec.native), "fallback": spec is None,
+                     "inputs": list(node.inputs), "outputs": list(node.outputs),
                      "frees": [name_of[s] for s in frees[idx] if s in name_of]})
     try:
         output_slots = [slot_of[o.name] for o in graph.outputs]

@@ -31,10 +31,14 @@ def _min(x, axes, keep):
 
 
 def _lowest(dtype):
+    if dtype == np.bool_:  # max over nothing: the identity of logical or
+        return False
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
 def _highest(dtype):
+    if dtype == np.bool_:
+        return True
     return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
 
 

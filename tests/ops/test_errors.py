@@ -76,7 +76,6 @@ RUNTIME_ERRORS = [  # op, inputs, attrs, opset, message fragment
     ("Concat", [rand((3, 4)), rand((3, 5))], {"axis": 0}, 13, "concatenate"),
     ("Tile", [rand((3, 4)), np.array([2], I64)], {}, 13, "repeats"),
     ("Pad", [rand((3, 4)), np.array([1, 1], I64)], {}, 13, "pads"),
-    ("Mod", [rand((3,)), rand((3,))], {"fmod": 0}, 13, "fmod"),
     ("Resize", [rand((1, 1, 2, 2))], {}, 13, "scales"),
     ("DepthToSpace", [rand((1, 3, 2, 2))], {"blocksize": 2}, 13, "divisible"),
     ("Unsqueeze", [rand((2,)), np.array([0, 0], I64)], {}, 13, "duplicates"),

@@ -1,0 +1,1 @@
+"""Developer tools (``python -m sparse_runtime.tools.<name>``)."""
