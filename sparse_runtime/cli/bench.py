@@ -1,285 +1,232 @@
-"""sparse-bench: measure a model's throughput and latency on this CPU.
+"""sparse-bench: measure a model's throughput and latency on this CPU, and say why.
 
-    sparse-bench MODEL.onnx [-b BATCH] [-t SECONDS] [-w WARMUP] [--threads N] [-q] [-x out.json]
+    sparse-bench MODEL.onnx [-b BATCH] [--input-shapes "ids:1,128;mask:1,128"] [-t SECONDS] [-w SECONDS]
+                 [--threads N] [--scenario sync|async] [--streams N] [--compare onnxruntime]
+                 [--profile] [--profile-export trace.json] [--impose-sparsity 0.9] [-q] [-x out.json]
     sparse-bench            # built-in demo: BERT-base encoder at 90 % sparsity vs. its dense twin
 
-The measuring logic is :func:`benchmark` (returns a :class:`BenchResult`); :func:`main` only parses
-arguments, prints and exits. Inputs are random but valid: floats ~ N(0, 1); int inputs named like
-masks get ones, token-type/segment ids zeros, position ids 0..n-1, other ids small random values
-below the vocabulary size found in the model's Gather tables (at most 1000). Symbolic dims: the
-first (batch) dim takes ``-b`` or 1, sequence-like dims 128, other symbolic dims 1; each such
-choice is reported as a note.
+Measuring lives in :mod:`sparse_runtime.engine.benchmark` (``Engine.benchmark``); this module
+parses arguments, wires the pieces together, prints and exits. Exit codes: 0 ok, 1 the model or
+run failed (missing file, compile error, onnxruntime missing), 2 bad arguments (numbers, shapes
+string, unknown input name), 3 ``--compare`` outputs disagree, 130 interrupted. Every error is one
+line on stderr. stdout carries only results; progress goes to stderr, and only to a terminal.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import re
 import sys
-import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import numpy as np
+from ..engine.benchmark import (BenchResult, check_scenario, make_result, measure, native_share,
+                                prepare_feeds, warm_up)
+from ..engine.feeds import BenchError, InputShapesError, make_inputs, parse_input_shapes
+from .progress import Progress
+from .report import format_comparison, format_profile, format_result
 
-DEFAULT_SEQ = 128
-_SEQ_RE = re.compile(r"seq|sequence|len|length|token|position|time|step", re.I)
-_MAX_RANDOM_ID = 1000
+__all__ = ["BenchError", "BenchResult", "benchmark", "build_parser", "format_result", "main", "make_inputs"]
 
-
-class BenchError(Exception):
-    """A benchmark could not run; the message is one line meant for the user."""
-
-
-@dataclass
-class BenchResult:
-    model: str
-    batch_size: int
-    threads: Optional[int]
-    isa: str
-    iterations: int
-    seconds: float  # measured wall time of the timed iterations
-    items_per_second: float  # batch_size * iterations / seconds
-    latency_ms: dict  # mean, median, std, min, max, p90, p95, p99
-    warmup_iterations: int
-    compile_seconds: float
-    lowered_layers: int  # layers in engine.report()
-    sparse_layers: int  # of those, format != "dense"
-    inputs: dict  # name -> {"shape": [...], "dtype": "..."}
-    notes: list = field(default_factory=list)
-    latencies_ms: list = field(default_factory=list, repr=False)
-
-    def to_dict(self, raw: bool = False) -> dict:
-        d = asdict(self)
-        if not raw:
-            d.pop("latencies_ms")
-        return d
+EXIT_FAILED, EXIT_USAGE, EXIT_DISAGREE = 1, 2, 3
+PROFILE_SECONDS = 2.0  # auto --profile-runs: about this long, 3..50 runs
 
 
-# ---------------------------------------------------------------------------------------- inputs
-def _vocab_sizes(model) -> dict:
-    """input name -> rows of the constant table a Gather indexes with it (embedding vocab)."""
-    try:
-        import onnx
-
-        proto = model if isinstance(model, onnx.ModelProto) else onnx.load(os.fspath(model), load_external_data=False)
-    except Exception:
-        return {}
-    tables = {t.name: tuple(t.dims) for t in proto.graph.initializer}
-    out: dict = {}
-    for n in proto.graph.node:
-        if n.op_type == "Gather" and len(n.input) > 1 and n.input[0] in tables and tables[n.input[0]]:
-            axis = next((a.i for a in n.attribute if a.name == "axis"), 0)
-            rows = tables[n.input[0]][axis]
-            out[n.input[1]] = min(out.get(n.input[1], rows), rows)
-    return out
+# ------------------------------------------------------------------------------- library entry
+def _check_path(path: str) -> None:
+    if not os.path.exists(path):
+        raise BenchError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise BenchError(f"expected an .onnx file, got a directory: {path}")
 
 
-def _resolve_shape(name: str, shape, batch_size: Optional[int], notes: list) -> tuple:
-    if shape is None:
-        raise BenchError(f"input '{name}' has unknown rank; cannot generate data for it")
-    dims = []
-    for ax, d in enumerate(shape):
-        if isinstance(d, (int, np.integer)) and d >= 0:
-            dims.append(int(d))
-            continue
-        label = f"'{d}'" if isinstance(d, str) and d else "?"
-        if ax == 0:
-            v = batch_size or 1
-            notes.append(f"input '{name}' dim 0 ({label}) is symbolic: using batch {v}"
-                         + ("" if batch_size else " (set it with -b)"))
-        elif isinstance(d, str) and _SEQ_RE.search(d) or len(shape) == 2:
-            v = DEFAULT_SEQ
-            notes.append(f"input '{name}' dim {ax} ({label}) is symbolic: using sequence length {v}")
-        else:
-            v = 1
-            notes.append(f"input '{name}' dim {ax} ({label}) is symbolic: using 1")
-        dims.append(v)
-    return tuple(dims)
-
-
-def make_inputs(names, shapes, dtypes, batch_size: Optional[int] = None, vocab: Optional[dict] = None,
-                seed: int = 0, notes: Optional[list] = None) -> dict:
-    """Random, valid inputs for a model: name -> array (see the module docstring for the rules)."""
-    rng = np.random.default_rng(seed)
-    notes = notes if notes is not None else []
-    vocab = vocab or {}
-    feeds = {}
-    for name, shape, dtype in zip(names, shapes, dtypes):
-        dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
-        shp = _resolve_shape(name, shape, batch_size, notes)
-        low = name.lower()
-        if dt.kind == "f":
-            a = rng.standard_normal(shp).astype(dt)
-        elif dt.kind == "b":
-            a = np.ones(shp, dt)
-        elif dt.kind in "iu":
-            if "mask" in low:
-                a = np.ones(shp, dt)
-            elif "token_type" in low or "segment" in low:
-                a = np.zeros(shp, dt)
-            elif "position" in low and shp:
-                a = np.broadcast_to(np.arange(shp[-1], dtype=dt), shp).copy()
-            elif "id" in low or name in vocab:
-                hi = max(1, min(vocab.get(name, _MAX_RANDOM_ID), _MAX_RANDOM_ID))
-                a = rng.integers(0, hi, shp).astype(dt)
-            else:
-                a = np.zeros(shp, dt)
-                notes.append(f"input '{name}' ({dt}) has no recognised role: feeding zeros")
-        else:
-            raise BenchError(f"input '{name}' has dtype {dt}, which sparse-bench cannot generate")
-        feeds[name] = np.ascontiguousarray(a)
-    return feeds
-
-
-# -------------------------------------------------------------------------------------- measuring
-def _cpu_info() -> dict:
-    try:
-        import sparse_runtime
-
-        return dict(sparse_runtime.cpu_info())
-    except Exception:
-        pass
-    try:  # the Python wrapper (sparse_runtime.kernels) may be absent while the native module is built
-        from sparse_runtime import _native
-
-        return dict(_native.cpu_info())
-    except Exception:
-        return {}
-
-
-def _percentiles(lat_ms: np.ndarray) -> dict:
-    return {
-        "mean": float(lat_ms.mean()), "median": float(np.median(lat_ms)), "std": float(lat_ms.std()),
-        "min": float(lat_ms.min()), "max": float(lat_ms.max()),
-        "p90": float(np.percentile(lat_ms, 90)), "p95": float(np.percentile(lat_ms, 95)),
-        "p99": float(np.percentile(lat_ms, 99)),
-    }
+def _model_label(model) -> str:
+    if isinstance(model, (str, os.PathLike)):
+        return os.fspath(model)
+    return getattr(getattr(model, "graph", None), "name", None) or type(model).__name__
 
 
 def benchmark(model, batch_size: Optional[int] = None, time_s: float = 10.0, warmup_s: float = 2.0,
-              threads: Optional[int] = None, seed: int = 0,
-              log: Optional[Callable[[str], None]] = None) -> BenchResult:
-    """Compile ``model`` (path or ModelProto), warm up for ``warmup_s`` seconds, then time single
-    ``run`` calls until ``time_s`` seconds are spent (at least one of each). Raises BenchError
-    (missing file) or whatever the Engine raises for a bad model."""
+              threads: Optional[int] = None, seed: int = 0, log: Optional[Callable[[str], None]] = None,
+              scenario: str = "sync", streams: Optional[int] = None,
+              input_shapes: Optional[dict] = None) -> BenchResult:
+    """Compile ``model`` (path or ModelProto) and ``Engine.benchmark`` it. Raises BenchError for
+    a missing file or bad arguments, whatever the Engine raises for a bad model."""
     if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if not os.path.exists(path):
-            raise BenchError(f"model file not found: {path}")
-        if os.path.isdir(path):
-            raise BenchError(f"expected an .onnx file, got a directory: {path}")
-        label = path
-    else:
-        label = getattr(getattr(model, "graph", None), "name", None) or type(model).__name__
-    if batch_size is not None and batch_size < 1:
-        raise BenchError(f"batch size must be >= 1, got {batch_size}")
+        _check_path(os.fspath(model))
     if threads is not None and threads < 1:
         raise BenchError(f"threads must be >= 1, got {threads}")
-    log = log or (lambda msg: None)
-
     from sparse_runtime import Engine
 
-    log(f"compiling {label} ...")
-    t0 = time.perf_counter()
+    (log or (lambda m: None))(f"compiling {_model_label(model)} ...")
     eng = Engine(model, batch_size=batch_size, threads=threads)
-    compile_s = getattr(eng, "compile_seconds", None) or (time.perf_counter() - t0)
-
-    notes: list = []
-    feeds = make_inputs(eng.input_names, eng.input_shapes, eng.input_dtypes, batch_size,
-                        vocab=_vocab_sizes(model), seed=seed, notes=notes)
-    first = next(iter(feeds.values()), None)
-    batch = int(batch_size or (first.shape[0] if first is not None and first.ndim else 1))
-
-    run = eng.run
-    log(f"warming up for {warmup_s:g} s ...")
-    warm, t_end = 0, time.perf_counter() + max(0.0, warmup_s)
-    while True:
-        run(feeds)
-        warm += 1
-        if time.perf_counter() >= t_end:
-            break
-    log(f"timing for {time_s:g} s ...")
-    lat = []
-    start = time.perf_counter()
-    t_end = start + max(0.0, time_s)
-    while True:
-        t = time.perf_counter()
-        run(feeds)
-        now = time.perf_counter()
-        lat.append(now - t)
-        if now >= t_end:
-            break
-    total = sum(lat)
-    lat_ms = np.asarray(lat) * 1e3
-
-    rep = eng.report() if hasattr(eng, "report") else []
-    info = _cpu_info()
-    return BenchResult(
-        model=label, batch_size=batch,
-        threads=threads or info.get("threads") or getattr(eng, "threads", None) or os.cpu_count(),
-        isa=str(info.get("isa", "unknown")), iterations=len(lat), seconds=total,
-        items_per_second=batch * len(lat) / total if total > 0 else float("inf"),
-        latency_ms=_percentiles(lat_ms), warmup_iterations=warm, compile_seconds=float(compile_s),
-        lowered_layers=len(rep), sparse_layers=sum(1 for r in rep if r.get("format") not in (None, "dense")),
-        inputs={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in feeds.items()},
-        notes=notes, latencies_ms=[float(x) for x in lat_ms],
-    )
+    return eng.benchmark(time=time_s, warmup=warmup_s, batch_size=batch_size, scenario=scenario,
+                         streams=streams, input_shapes=input_shapes, seed=seed, model=_model_label(model))
 
 
-# ------------------------------------------------------------------------------------- printing
-def format_result(r: BenchResult) -> str:
-    lat = r.latency_ms
-    shapes = ", ".join(f"{k}{tuple(v['shape'])} {v['dtype']}" for k, v in r.inputs.items())
-    lines = [
-        f"Model:          {r.model}",
-        f"Inputs:         {shapes}",
-        f"Batch size:     {r.batch_size}",
-        f"Threads:        {r.threads}",
-        f"ISA:            {r.isa}",
-        f"Sparse layers:  {r.sparse_layers} of {r.lowered_layers} lowered layers"
-        + ("  (none lowered: no packed kernel ran)" if r.lowered_layers == 0 else ""),
-        f"Compile:        {r.compile_seconds:.2f} s",
-        f"Iterations:     {r.iterations} in {r.seconds:.2f} s (after {r.warmup_iterations} warm-up)",
-        f"Throughput:     {r.items_per_second:.2f} items/s",
-        f"Latency (ms):   mean {lat['mean']:.3f}  median {lat['median']:.3f}  std {lat['std']:.3f}",
-        f"                p90 {lat['p90']:.3f}  p95 {lat['p95']:.3f}  p99 {lat['p99']:.3f}",
-    ]
-    lines += [f"Note:           {n}" for n in r.notes]
-    return "\n".join(lines)
+# ------------------------------------------------------------------------------------ the run
+@dataclass
+class Contender:
+    """One thing timed turn by turn: our engine (``engine`` set) or another runtime."""
+    label: str
+    run: Callable[[], Any]
+    engine: Any = None
+    threads: Optional[int] = None
+    isa: Optional[str] = None
 
 
-def run_demo(args, say: Callable[[str], None]) -> dict:
-    """Benchmark the built-in BERT-base demo at 90 % sparsity against its dense twin."""
-    import onnx
+def _compile(model, args, prog: Progress, what: str):
+    from sparse_runtime import Engine
 
-    from sparse_runtime.models import demo_model
+    prog.message(f"compiling {what} ...")
+    return Engine(model, batch_size=args.batch_size, threads=args.threads)
 
-    layers = args.demo_layers
+
+def _measure_all(contenders: list, feeds: dict, args, prog: Progress, notes: list, shares: dict) -> list:
+    fns = [c.run for c in contenders]
+    warm = warm_up(fns, args.warmup * len(fns), prog)
+    measured = measure(fns, args.time, args.scenario, args.streams, prog)
+    prog.clear()
+    out = []
+    for c, (lat, wall) in zip(contenders, measured):
+        out.append(make_result(c.engine, feeds, lat, wall, model=c.label, scenario=args.scenario,
+                               streams=args.streams, warmup_iterations=warm, share=shares.get(c.label),
+                               notes=notes if c.engine is not None else [], threads=c.threads, isa=c.isa))
+    return out
+
+
+def _add_onnxruntime(model_for_ort, eng, feeds: dict, args, prog: Progress) -> tuple:
+    """(Contender, agreement dict) for --compare onnxruntime."""
+    from .compare_ort import check_agreement, ort_runner, ort_session
+
+    threads = args.threads or eng.threads or _native_threads()
+    prog.message("loading the model in onnxruntime ...")
+    sess, label = ort_session(model_for_ort, threads)
+    run = ort_runner(sess, feeds, eng.output_names)
+    agreement = check_agreement(eng.run(feeds), run(), eng.output_names, args.atol, args.rtol)
+    return Contender(label, run, threads=threads, isa="onnxruntime CPUExecutionProvider"), agreement
+
+
+def _native_threads() -> Optional[int]:
+    from ..engine.benchmark import cpu_info
+
+    return cpu_info().get("threads")
+
+
+def _profile(eng, feeds: dict, args, bench_mean_ms: float, prog: Progress, say, label: str) -> dict:
+    runs = args.profile_runs or int(min(50, max(3, math.ceil(PROFILE_SECONDS / max(bench_mean_ms / 1e3, 1e-6)))))
+    prog.message(f"profiling {runs} run(s) ...")
+    prof = eng.profile(feeds, runs=runs)
+    prog.clear()
+    say("")
+    say(format_profile(prof, top=args.profile_top, bench_mean_ms=bench_mean_ms))
+    if args.profile_export:
+        from .trace import write_chrome_trace
+
+        write_chrome_trace(prof, args.profile_export, label)
+        say(f"Chrome trace written to {args.profile_export} (open in chrome://tracing or ui.perfetto.dev)")
+    d = prof.to_dict()
+    d["bench_mean_ms"] = bench_mean_ms
+    return d
+
+
+def run_model(args, say, prog: Progress) -> tuple:
+    """Benchmark one model file; returns (JSON payload, exit code)."""
+    _check_path(args.model)
+    model: Any = args.model
+    pruned = None
+    if args.impose_sparsity is not None:
+        import onnx
+
+        from ..models.prune_model import impose_sparsity
+
+        prog.message(f"pruning {args.model} to {args.impose_sparsity:.0%} ...")
+        try:
+            proto = onnx.load(args.model)
+        except Exception as e:  # noqa: BLE001
+            raise BenchError(f"{args.model}: cannot load: {type(e).__name__}: {e}") from None
+        model, pruned = impose_sparsity(proto, args.impose_sparsity, args.impose_pattern, args.impose_all)
+    eng = _compile(model, args, prog, args.model)
+    notes: list = [pruned.describe()] if pruned else []
+    feeds = prepare_feeds(eng, None, args.batch_size, args.input_shapes, notes=notes)
+    shares = {args.model: native_share(eng.profile(feeds, runs=1))}
+    contenders = [Contender(args.model, lambda: eng.run(feeds), eng)]
+    agreement = None
+    if args.compare:
+        c, agreement = _add_onnxruntime(model, eng, feeds, args, prog)
+        contenders.append(c)
+    results = _measure_all(contenders, feeds, args, prog, notes, shares)
+    ours = results[0]
+    say(format_result(ours))
+    payload = ours.to_dict()
+    if pruned:
+        payload["impose_sparsity"] = {"sparsity": pruned.sparsity, "pattern": pruned.pattern,
+                                      "pruned": [n for n, _, _ in pruned.pruned],
+                                      "skipped": [{"name": n, "why": w} for n, w in pruned.skipped]}
+    code = 0
+    if agreement is not None:
+        say("")
+        say(format_comparison([("sparse_runtime", ours)] + [(r.model, r) for r in results[1:]], agreement,
+                              "onnxruntime"))
+        payload["compare"] = {"runtime": results[1].model, "result": results[1].to_dict(),
+                              "speedup": ours.items_per_second / results[1].items_per_second,
+                              "agreement": agreement}
+        code = 0 if agreement["agree"] else EXIT_DISAGREE
+    if args.profile:
+        payload["profile"] = _profile(eng, feeds, args, ours.latency_ms["mean"], prog, say, args.model)
+    return payload, code
+
+
+def run_demo(args, say, prog: Progress) -> tuple:
+    """The built-in BERT-base demo at 90 % sparsity against its dense twin, timed turn by turn."""
+    from ..models import demo_model
+
+    layers, batch = args.demo_layers, args.batch_size or 1
     say(f"No model given: benchmarking the built-in demo, a BERT-base-shaped encoder ({layers} layers, "
-        f"hidden 768, seq 128, batch {args.batch_size or 1}), 90 % unstructured sparse vs. its dense twin "
-        "(same weights before pruning).")
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="sparse-bench-") as tmp:
-        for tag, s in (("sparse", 0.9), ("dense", 0.0)):
-            path = os.path.join(tmp, f"demo_bert_{tag}.onnx")
-            say(f"generating {tag} model ({s:.0%} sparsity) -> {path}")
-            onnx.save_model(demo_model(sparsity=s, layers=layers, batch=args.batch_size or 1), path)
-            r = benchmark(path, batch_size=args.batch_size, time_s=args.time, warmup_s=args.warmup,
-                          threads=args.threads, log=say)
-            r.model = f"demo BERT-base {layers}-layer, {s:.0%} sparse"
-            results[tag] = r
-            say("")
-            say(format_result(r))
-            say("")
-    speedup = results["sparse"].items_per_second / results["dense"].items_per_second
+        f"hidden 768, 12 heads, FFN 3072, seq 128, batch {batch}) generated in code, 90 % unstructured "
+        "sparse vs. its dense twin (same weights before pruning), runs alternated turn by turn.")
+    engines = {}
+    for tag, s in (("sparse", 0.9), ("dense", 0.0)):
+        prog.message(f"generating the {tag} demo model ...")
+        proto = demo_model(sparsity=s, layers=layers, batch=batch)
+        engines[tag] = (proto, _compile(proto, args, prog, f"the {tag} demo model"))
+    sparse_eng, dense_eng = engines["sparse"][1], engines["dense"][1]
+    notes: list = []
+    feeds = prepare_feeds(sparse_eng, None, args.batch_size, args.input_shapes, notes=notes)
+    label = {"sparse": f"demo BERT-base {layers}-layer, 90% sparse", "dense": f"demo BERT-base {layers}-layer, dense"}
+    shares = {label[t]: native_share(e.profile(feeds, runs=1)) for t, (_, e) in engines.items()}
+    contenders = [Contender(label["sparse"], lambda: sparse_eng.run(feeds), sparse_eng),
+                  Contender(label["dense"], lambda: dense_eng.run(feeds), dense_eng)]
+    agreement = None
+    if args.compare:
+        c, agreement = _add_onnxruntime(engines["sparse"][0], sparse_eng, feeds, args, prog)
+        contenders.append(c)
+    results = _measure_all(contenders, feeds, args, prog, notes, shares)
+    for r in results[:2]:
+        say("")
+        say(format_result(r))
+    speedup = results[0].items_per_second / results[1].items_per_second
+    say("")
     say(f"Speed-up of 90 % sparse over dense: {speedup:.2f}x (throughput ratio)")
-    return {"demo": True, "layers": layers, "sparse": results["sparse"].to_dict(),
-            "dense": results["dense"].to_dict(), "speedup": speedup}
+    payload = {"demo": True, "layers": layers, "sparse": results[0].to_dict(), "dense": results[1].to_dict(),
+               "speedup": speedup}
+    code = 0
+    if agreement is not None:
+        say("")
+        say(format_comparison([("sparse_runtime", results[0]), (results[2].model, results[2])], agreement,
+                              "onnxruntime"))
+        payload["compare"] = {"runtime": results[2].model, "result": results[2].to_dict(),
+                              "speedup": results[0].items_per_second / results[2].items_per_second,
+                              "agreement": agreement}
+        code = 0 if agreement["agree"] else EXIT_DISAGREE
+    if args.profile:
+        payload["profile"] = _profile(sparse_eng, feeds, args, results[0].latency_ms["mean"], prog, say,
+                                      label["sparse"])
+    return payload, code
 
 
+# --------------------------------------------------------------------------------- arguments
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sparse-bench",
@@ -288,45 +235,81 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", help="path to an .onnx model")
     p.add_argument("-b", "--batch-size", type=int, default=None,
                    help="batch size (fixes the first input dim; symbolic batch dims default to 1)")
+    p.add_argument("--input-shapes", default=None, metavar="SHAPES",
+                   help='shapes of named inputs, e.g. "input_ids:1,128;attention_mask:1,128" '
+                        "(fixes symbolic dims; must match the model's static ones)")
     p.add_argument("-t", "--time", type=float, default=10.0, help="seconds of timed runs (default 10)")
     p.add_argument("-w", "--warmup", type=float, default=2.0, help="seconds of warm-up runs (default 2)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="native worker threads (default: all cores)")
+    p.add_argument("--scenario", choices=("sync", "async"), default="sync",
+                   help="sync: one request at a time; async: --streams concurrent requests on one engine")
+    p.add_argument("--streams", type=int, default=None,
+                   help="concurrent requests in the async scenario (default: max(2, cores / 2))")
+    p.add_argument("--compare", choices=("onnxruntime",), default=None,
+                   help="also run ONNX Runtime on the same inputs, turn by turn, and check outputs agree")
+    p.add_argument("--atol", type=float, default=1e-3, help="--compare: absolute tolerance (default 1e-3)")
+    p.add_argument("--rtol", type=float, default=1e-3, help="--compare: relative tolerance (default 1e-3)")
+    p.add_argument("--profile", action="store_true", help="print a per-layer time table, slowest first")
+    p.add_argument("--profile-export", metavar="TRACE_JSON", default=None,
+                   help="write the profile as a Chrome trace (implies --profile)")
+    p.add_argument("--profile-runs", type=int, default=None,
+                   help=f"profiled runs to average (default: about {PROFILE_SECONDS:g} s worth, 3..50)")
+    p.add_argument("--profile-top", type=int, default=30, help="rows of the profile table (default 30)")
+    p.add_argument("--impose-sparsity", type=float, default=None, metavar="S",
+                   help="what-if: prune every prunable layer to sparsity S (0..1) by magnitude, in memory")
+    p.add_argument("--impose-pattern", default="unstructured", choices=("unstructured", "4x1", "1x4", "2:4"),
+                   help="pattern for --impose-sparsity (default unstructured)")
+    p.add_argument("--impose-all", action="store_true",
+                   help="--impose-sparsity also prunes the first conv and the final classifier")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("-x", "--export", metavar="JSON", default=None, help="write the results as JSON")
     p.add_argument("--demo-layers", type=int, default=12, help="encoder layers of the demo model (default 12)")
     return p
 
 
+def _usage_problems(args) -> Optional[str]:
+    checks = [("-t", args.time, 0), ("-w", args.warmup, 0), ("-b", args.batch_size, 1), ("--threads", args.threads, 1),
+              ("--streams", args.streams, 1), ("--demo-layers", args.demo_layers, 1),
+              ("--profile-runs", args.profile_runs, 1), ("--profile-top", args.profile_top, 1)]
+    for flag, v, lo in checks:
+        if v is not None and v < lo:
+            return f"{flag} must be >= {lo}, got {v:g}"
+    if args.impose_sparsity is not None and not 0.0 <= args.impose_sparsity <= 1.0:
+        return f"--impose-sparsity must be in [0, 1], got {args.impose_sparsity:g}"
+    for flag, path in (("-x", args.export), ("--profile-export", args.profile_export)):
+        if path:
+            out_dir = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(out_dir):
+                return f"cannot write {path}: directory {out_dir} does not exist"
+    return None
+
+
 def main(argv: Optional[list] = None) -> int:
     args = build_parser().parse_args(argv)
+    prog = Progress(enabled=False if args.quiet else None)
 
     def say(msg: str) -> None:
         if not args.quiet:
             print(msg, flush=True)
 
-    def fail(msg: str, code: int = 1) -> int:
+    def fail(msg, code: int = EXIT_FAILED) -> int:
+        prog.clear()
         print(f"sparse-bench: error: {' '.join(str(msg).split())}", file=sys.stderr)
         return code
 
-    for flag, v, lo in (("-t", args.time, 0), ("-w", args.warmup, 0)):
-        if v < lo:
-            return fail(f"{flag} must be >= {lo}, got {v:g}", 2)
-    if args.demo_layers < 1:
-        return fail(f"--demo-layers must be >= 1, got {args.demo_layers}", 2)
-    if args.export:
-        out_dir = os.path.dirname(os.path.abspath(args.export))
-        if not os.path.isdir(out_dir):
-            return fail(f"cannot write {args.export}: directory {out_dir} does not exist", 2)
+    problem = _usage_problems(args)
+    if problem:
+        return fail(problem, EXIT_USAGE)
+    args.profile = args.profile or bool(args.profile_export)
     try:
-        if args.model is None:
-            payload: Any = run_demo(args, say)
-        else:
-            r = benchmark(args.model, batch_size=args.batch_size, time_s=args.time, warmup_s=args.warmup,
-                          threads=args.threads)
-            say(format_result(r))
-            payload = r.to_dict()
+        args.streams = check_scenario(args.scenario, args.streams)
+        if args.input_shapes is not None:
+            args.input_shapes = parse_input_shapes(args.input_shapes)
+        payload, code = (run_demo if args.model is None else run_model)(args, say, prog)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except InputShapesError as e:
+        return fail(e, EXIT_USAGE)
     except BenchError as e:
         return fail(e)
     except Exception as e:  # noqa: BLE001 - a failing model must end in one line, not a traceback
@@ -339,7 +322,10 @@ def main(argv: Optional[list] = None) -> int:
         except OSError as e:
             return fail(f"cannot write {args.export}: {e}")
         say(f"results written to {args.export}")
-    return 0
+    if code == EXIT_DISAGREE:
+        return fail("outputs disagree with onnxruntime beyond the tolerance (max abs diff "
+                    f"{payload['compare']['agreement']['max_abs_diff']:.3g}; see --atol/--rtol)", code)
+    return code
 
 
 if __name__ == "__main__":
