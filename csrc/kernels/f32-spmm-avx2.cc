@@ -6,7 +6,7 @@
 namespace sr {
 
 const KernelTable& kernels_avx2() {
-  static const KernelTable table = impl::make_table<VecAvx2, 4, 2, 1>();
+  static const KernelTable table = impl::make_table<VecAvx2, 4, 2, 1>(&transpose_avx);
   return table;
 }
 

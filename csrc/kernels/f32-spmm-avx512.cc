@@ -6,7 +6,7 @@
 namespace sr {
 
 const KernelTable& kernels_avx512() {
-  static const KernelTable table = impl::make_table<VecAvx512, 4, 4, 2>();
+  static const KernelTable table = impl::make_table<VecAvx512, 4, 4, 2>(&transpose_avx);
   return table;
 }
 

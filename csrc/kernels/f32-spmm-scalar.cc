@@ -6,7 +6,7 @@
 namespace sr {
 
 const KernelTable& kernels_scalar() {
-  static const KernelTable table = impl::make_table<VecScalar, 4, 4, 4>();
+  static const KernelTable table = impl::make_table<VecScalar, 4, 4, 4>(&transpose_scalar);
   return table;
 }
 

@@ -326,7 +326,7 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
 
 // Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, dense 8*NV.
 template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE>
-KernelTable make_table() {
+KernelTable make_table(TransposeFn transpose) {
   KernelTable t;
   t.isa = T::kName;
   t.m_tile = NV_ROW * T::W;
@@ -336,6 +336,7 @@ KernelTable make_table() {
   t.nm24 = &nm24<T, NV_ROW>;
   t.dense = &dense<T, NV_DENSE>;
   t.activation = &activation<T>;
+  t.transpose = transpose;
   return t;
 }
 

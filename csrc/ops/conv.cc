@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sparse_runtime/ops.h"
+#include "sparse_runtime/scratch.h"
 #include "sparse_runtime/threadpool.h"
 
 namespace sr {
@@ -46,27 +47,27 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
   const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w;
   const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
   const bool direct = reads_input_in_place(s);
-  const size_t per_image = direct ? 0 : static_cast<size_t>(G) * kg * out_plane;
+  const ptrdiff_t col_ld = aligned_stride(out_plane);  // im2col rows start on cache lines
+  const size_t per_image = direct ? 0 : static_cast<size_t>(G) * kg * col_ld;
   const int images_per_round =
       direct ? s.batch : static_cast<int>(std::max<size_t>(1, kMaxScratchFloats / std::max<size_t>(1, per_image)));
-  thread_local std::vector<float> col_buf;
+  thread_local Scratch col_buf;
 
   for (int b0 = 0; b0 < s.batch; b0 += images_per_round) {
     const int nb = std::min(images_per_round, s.batch - b0);
     float* cols = nullptr;
     if (!direct) {
-      if (col_buf.size() < per_image * nb) col_buf.resize(per_image * nb);
-      cols = col_buf.data();
+      cols = col_buf.floats(per_image * nb);
       // Parallel over (image, input channel of all groups): each fills kh*kw rows of B.
       const int64_t jobs = static_cast<int64_t>(nb) * s.in_channels;
       ThreadPool::instance().parallel_for(jobs, [&](int64_t t) {
         const int b = static_cast<int>(t / s.in_channels), c = static_cast<int>(t % s.in_channels);
         const int g = c / cig, cl = c % cig;
         const float* channel = x + (static_cast<ptrdiff_t>(b0 + b) * s.in_channels + c) * in_plane;
-        float* group_cols = cols + (static_cast<size_t>(b) * G + g) * kg * out_plane;
+        float* group_cols = cols + (static_cast<size_t>(b) * G + g) * kg * col_ld;
         for (int i = 0; i < s.kernel_h; ++i)
           for (int j = 0; j < s.kernel_w; ++j)
-            im2col_row(s, channel, i, j, group_cols + static_cast<ptrdiff_t>(cl * kk + i * s.kernel_w + j) * out_plane);
+            im2col_row(s, channel, i, j, group_cols + static_cast<ptrdiff_t>(cl * kk + i * s.kernel_w + j) * col_ld);
       });
     }
     std::vector<SpmmProblem> problems;
@@ -74,9 +75,9 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
     for (int b = 0; b < nb; ++b)
       for (int g = 0; g < G; ++g) {
         const float* B = direct ? x + (static_cast<ptrdiff_t>(b0 + b) * s.in_channels + g * cig) * in_plane
-                                : cols + (static_cast<size_t>(b) * G + g) * kg * out_plane;
+                                : cols + (static_cast<size_t>(b) * G + g) * kg * col_ld;
         float* C = y + (static_cast<ptrdiff_t>(b0 + b) * s.out_channels + g * cog) * out_plane;
-        problems.push_back({weights[g], B, out_plane, C, out_plane, static_cast<int>(out_plane),
+        problems.push_back({weights[g], B, direct ? out_plane : col_ld, C, out_plane, static_cast<int>(out_plane),
                             bias ? bias + g * cog : nullptr, {}});
       }
     spmm(problems, act);

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "sparse_runtime/isa.h"
 #include "sparse_runtime/ops.h"
+#include "sparse_runtime/scratch.h"
 #include "sparse_runtime/threadpool.h"
 
 namespace sr {
@@ -12,21 +14,15 @@ namespace {
 
 constexpr int kTile = 32;
 
-// Grow-only scratch of the calling thread: no allocation (and no page faults) per run.
-float* scratch(std::vector<float>& buf, size_t count) {
-  if (buf.size() < count) buf.resize(count);
-  return buf.data();
-}
-
 }  // namespace
 
 void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd) {
   const int tr = (rows + kTile - 1) / kTile, tc = (cols + kTile - 1) / kTile;
+  const TransposeFn block = active_kernels().transpose;
   ThreadPool::instance().parallel_for(static_cast<int64_t>(tr) * tc, [&](int64_t t) {
     const int r0 = static_cast<int>(t / tc) * kTile, c0 = static_cast<int>(t % tc) * kTile;
     const int r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
-    for (int c = c0; c < c1; ++c)
-      for (int r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
+    block(src + r0 * lds + c0, r1 - r0, c1 - c0, lds, dst + c0 * ldd + r0, ldd);
   });
 }
 
@@ -36,12 +32,15 @@ void linear(const PackedMatrix& a, const float* x, int m, float* y, const float*
     spmm({{&a, x, 1, y, 1, 1, bias, {}}}, act);
     return;
   }
-  thread_local std::vector<float> xt_buf, yt_buf;
-  float* xt = scratch(xt_buf, static_cast<size_t>(k) * m);
-  float* yt = scratch(yt_buf, static_cast<size_t>(n) * m);
-  transpose(x, m, k, k, xt, m);
-  spmm({{&a, xt, m, yt, m, m, bias, {}}}, act);
-  transpose(yt, n, m, m, y, n);
+  // The calling thread's scratch: no allocation (and no page faults) per run; rows padded to
+  // whole cache lines so the kernels' vector loads never straddle two.
+  thread_local Scratch xt_buf, yt_buf;
+  const ptrdiff_t ld = aligned_stride(m);
+  float* xt = xt_buf.floats(static_cast<size_t>(k) * ld);
+  float* yt = yt_buf.floats(static_cast<size_t>(n) * ld);
+  transpose(x, m, k, k, xt, ld);
+  spmm({{&a, xt, ld, yt, ld, m, bias, {}}}, act);
+  transpose(yt, n, m, ld, y, n);
 }
 
 }  // namespace sr

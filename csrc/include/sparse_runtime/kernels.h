@@ -19,6 +19,8 @@ using Nm24Fn = void (*)(const Nm24View&, int n0, int n1, const float* B, ptrdiff
                         ptrdiff_t ldc, int m, const Epilogue&);
 using DenseFn = void (*)(const DenseView&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
                          ptrdiff_t ldc, int m, const Epilogue&);
+// dst[c][r] = src[r][c] for a rows x cols block (a tile of a larger matrix).
+using TransposeFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
 // In-place activation over a contiguous run (used where no kernel epilogue can absorb it).
 using ActFn = void (*)(float* x, ptrdiff_t count, Act act);
 
@@ -31,10 +33,15 @@ struct KernelTable {
   Nm24Fn nm24;
   DenseFn dense;
   ActFn activation;
+  TransposeFn transpose;
 };
 
 const KernelTable& kernels_scalar();
 const KernelTable& kernels_avx2();
 const KernelTable& kernels_avx512();
+
+// Block transposes: portable, and 8x8 AVX (shared by the AVX2 and AVX-512 levels).
+void transpose_scalar(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
+void transpose_avx(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
 
 }  // namespace sr
