@@ -224,6 +224,17 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _native.matmul(full_or_single(a), full_or_single(b)).reshape(out_shape)
 
 
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of a float32 array (a new array)."""
+    return _native.softmax(np.ascontiguousarray(x))
+
+
+def layernorm(x: np.ndarray, scale: Optional[np.ndarray], bias: Optional[np.ndarray],
+              epsilon: float) -> np.ndarray:
+    """Layer normalisation over the last axis of a float32 array (a new array)."""
+    return _native.layernorm(np.ascontiguousarray(x), scale, bias, float(epsilon))
+
+
 def activation_(x: np.ndarray, act: str) -> np.ndarray:
     """Apply an activation in place (float32, C-contiguous) with the vectorised native code."""
     _native.activation(x, act)

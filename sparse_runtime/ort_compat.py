@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import datetime
 import enum
-import json
 import logging
 import os
-import threading
-import time
 import warnings
 
 import numpy as np
 
-from .engine.executor import _node_error, _outputs
+from .engine.profile import ProfileRecorder
 from .engine.session import Engine
 from .engine.streams import StreamPool
 from .errors import InputError
@@ -184,7 +181,8 @@ class InferenceSession:
         self._outputs = [_node_arg(vi) for vi in self._engine.graph.outputs]
         self._output_index = {o.name: i for i, o in enumerate(self._outputs)}
         self._input_dtypes = {vi.name: vi.dtype for vi in self._engine.graph.inputs if vi.dtype is not None}
-        self._profiler = _Tracer() if self._options.enable_profiling else None
+        self._profiler = (ProfileRecorder(self._engine.graph, self._engine.plan)
+                          if self._options.enable_profiling else None)
 
     # ------------------------------------------------------------------------------ describe
     def get_inputs(self):
@@ -248,83 +246,30 @@ class InferenceSession:
         if self._profiler is None:
             return self._engine.run(feed)
         feeds = self._engine._validate(feed)  # same checks and messages as Engine.run
-        return _run_traced(self._engine.plan, feeds, self._profiler)
+        return self._profiler.run(feeds)
 
     # ------------------------------------------------------------------------------ profiling
     def end_profiling(self):
         """Write the Chrome-trace JSON of the runs so far and return its path ('' when profiling
-        is off, as onnxruntime does); profiling stops."""
+        is off, as onnxruntime does); profiling stops.
+
+        onnxruntime's layout (engine/trace.py): a JSON array of complete events ("ph": "X",
+        microseconds from the session's start), one "Session" ``model_run`` event per run and one
+        "Node" event per kernel named ``<node>_kernel_time`` with ``args.op_name``, so tools
+        written for its profiles read ours."""
         if self._profiler is None:
             return ""
+        from .engine.trace import write_chrome_trace
+
         now = datetime.datetime.now()  # onnxruntime's file name: <prefix>_<date>_<time>_<ms>.json
         stamp = now.strftime("%Y-%m-%d_%H-%M-%S") + f"_{now.microsecond // 1000:03d}"
-        path = self._profiler.write(f"{self._options.profile_file_prefix}_{stamp}.json")
+        path = write_chrome_trace(self._profiler.profile(), f"{self._options.profile_file_prefix}_{stamp}.json",
+                                  provider=CPU_PROVIDER)
         self._profiler = None
         return path
 
     def get_profiling_start_time_ns(self):
         return self._profiler.start_wall_ns if self._profiler is not None else 0
-
-
-# ----------------------------------------------------------------------------------- profiling
-# onnxruntime writes a JSON array of complete events ("ph": "X", microseconds): one "Session"
-# event per run and one "Node" event per kernel named <node>_kernel_time with args.op_name, so
-# tools written for its profiles read ours.
-class _Tracer:
-    """Chrome-trace events of the runs, in onnxruntime's layout (see _run_traced)."""
-
-    def __init__(self):
-        self.start_ns = time.perf_counter_ns()
-        self.start_wall_ns = time.time_ns()
-        self.events = []
-        self._lock = threading.Lock()  # runs may come from several threads
-
-    def _us(self, t_ns):
-        return (t_ns - self.start_ns) / 1000.0
-
-    def add(self, cat, name, t0_ns, t1_ns, args=None):
-        ev = {"cat": cat, "pid": os.getpid(), "tid": threading.get_native_id(), "ph": "X",
-              "ts": round(self._us(t0_ns), 3), "dur": round((t1_ns - t0_ns) / 1000.0, 3),
-              "name": name, "args": args or {}}
-        with self._lock:
-            self.events.append(ev)
-
-    def write(self, path) -> str:
-        with self._lock:
-            events = list(self.events)
-        with open(path, "w") as f:
-            json.dump(events, f)
-        return os.fspath(path)
-
-
-def _run_traced(plan, feeds: list, profiler: _Tracer) -> list:
-    """``executor.execute`` with an event around every kernel and around the whole run; kept apart
-    so the ordinary hot path pays nothing for profiling."""
-    t_run = time.perf_counter_ns()
-    vals = plan.template.copy()
-    for slot, arr in zip(plan.input_slots, feeds):
-        vals[slot] = arr
-    for kernel, ins, outs, frees, node in plan.steps:
-        t0 = time.perf_counter_ns()
-        try:
-            res = kernel([vals[i] for i in ins])
-        except Exception as e:
-            if getattr(e, "node", None) is node:
-                raise
-            raise _node_error(node, e) from e
-        t1 = time.perf_counter_ns()
-        label = node.name or (node.outputs[0] if node.outputs else node.op_type)
-        shapes = [list(getattr(r, "shape", ())) for r in res]
-        profiler.add("Node", f"{label}_kernel_time", t0, t1,
-                     {"op_name": node.op_type, "provider": "CPUExecutionProvider",
-                      "domain": node.domain, "output_type_shape": shapes})
-        for o, r in zip(outs, res):
-            vals[o] = r
-        for f in frees:
-            vals[f] = None
-    out = _outputs(plan, vals)
-    profiler.add("Session", "model_run", t_run, time.perf_counter_ns())
-    return out
 
 
 __all__ = ["ExecutionMode", "GraphOptimizationLevel", "InferenceSession", "ModelMetadata", "NodeArg",

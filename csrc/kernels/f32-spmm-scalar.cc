@@ -1,7 +1,7 @@
 // Every f32 sparse/dense microkernel, instantiated for scalar (this file alone gets its flags).
 // Register tiles (vectors of columns): rows 4, 4x1 blocks and dense panels as passed to make_table.
 #include "sparse_runtime/vec_scalar.h"
-#include "spmm_impl.h"
+#include "table_impl.h"
 
 namespace sr {
 

@@ -324,21 +324,5 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
     for_each_chunk<T, NVMAX>(m, DenseBody<T, false>{a, n0, n1, B, ldb, C, ldc, ep});
 }
 
-// Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, dense 8*NV.
-template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE>
-KernelTable make_table(TransposeFn transpose) {
-  KernelTable t;
-  t.isa = T::kName;
-  t.m_tile = NV_ROW * T::W;
-  t.csr = &csr<T, NV_ROW>;
-  t.bsr4x1 = &bsr4x1<T, NV_BLOCK4>;
-  t.bsr1x4 = &bsr1x4<T, NV_ROW>;
-  t.nm24 = &nm24<T, NV_ROW>;
-  t.dense = &dense<T, NV_DENSE>;
-  t.activation = &activation<T>;
-  t.transpose = transpose;
-  return t;
-}
-
 }  // namespace impl
 }  // namespace sr

@@ -233,6 +233,47 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
   return out;
 }
 
+// x viewed as rows of its last `cols` elements (C-contiguous float32); returns a new array.
+py::array softmax_lastdim(const py::array& x) {
+  const float* X = f32_in(x, "x", static_cast<int>(x.ndim()));
+  if (x.ndim() < 1) throw py::value_error("softmax: x must have at least one dimension");
+  const py::ssize_t cols = x.shape(x.ndim() - 1);
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  auto out = new_f32(shape);
+  if (x.size() == 0) return out;
+  float* Y = out.mutable_data();
+  const int rows = static_cast<int>(x.size() / cols);
+  py::gil_scoped_release nogil;
+  sr::softmax_rows(X, Y, rows, static_cast<int>(cols));
+  return out;
+}
+
+py::array layernorm_lastdim(const py::array& x, const py::object& gamma, const py::object& beta, float eps) {
+  const float* X = f32_in(x, "x", static_cast<int>(x.ndim()));
+  if (x.ndim() < 1) throw py::value_error("layernorm: x must have at least one dimension");
+  const py::ssize_t cols = x.shape(x.ndim() - 1);
+  const float* G = nullptr;
+  const float* B = nullptr;
+  if (!gamma.is_none()) {
+    py::array g = py::reinterpret_borrow<py::array>(gamma);
+    G = f32_in(g, "scale", 1);
+    expect_dim(g, 0, cols, "scale", "normalised size");
+  }
+  if (!beta.is_none()) {
+    py::array b = py::reinterpret_borrow<py::array>(beta);
+    B = f32_in(b, "bias", 1);
+    expect_dim(b, 0, cols, "bias", "normalised size");
+  }
+  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
+  auto out = new_f32(shape);
+  if (x.size() == 0) return out;
+  float* Y = out.mutable_data();
+  const int rows = static_cast<int>(x.size() / cols);
+  py::gil_scoped_release nogil;
+  sr::layernorm_rows(X, Y, rows, static_cast<int>(cols), G, B, eps);
+  return out;
+}
+
 void activation_inplace(py::array& x, const std::string& act) {
   const auto ac = parse_act(act);
   f32_in(x, "x", static_cast<int>(x.ndim()));
@@ -302,6 +343,9 @@ PYBIND11_MODULE(_native, m) {
         py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none");
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
+  m.def("softmax", &softmax_lastdim, py::arg("x"), "Softmax over the last axis (float32, C-contiguous).");
+  m.def("layernorm", &layernorm_lastdim, py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("epsilon"),
+        "Layer normalisation over the last axis with optional scale and bias.");
   m.def("activation", &activation_inplace, py::arg("x"), py::arg("act"));
   m.def("cpu_info", &cpu_info);
   m.def("supported_isas", &supported_isas);

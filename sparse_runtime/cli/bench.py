@@ -122,7 +122,7 @@ def _profile(eng, feeds: dict, args, bench_mean_ms: float, prog: Progress, say, 
     say("")
     say(format_profile(prof, top=args.profile_top, bench_mean_ms=bench_mean_ms))
     if args.profile_export:
-        from .trace import write_chrome_trace
+        from ..engine.trace import write_chrome_trace
 
         write_chrome_trace(prof, args.profile_export, label)
         say(f"Chrome trace written to {args.profile_export} (open in chrome://tracing or ui.perfetto.dev)")

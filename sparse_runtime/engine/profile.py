@@ -1,12 +1,15 @@
-"""Per-node timing: ``Engine.profile(inputs, runs=N)``.
+"""Per-node timing: ``Engine.profile(inputs, runs=N)`` and onnxruntime-style session profiling.
 
-Runs the plan N times through ``executor.execute_profiled`` (the normal ``run`` path is not
-touched) and returns one record per node with its mean time, output shapes, weight sparsity,
-kernel and FLOP estimates. The per-node times include the executor's per-node overhead, so they add
-up to the measured run time (``Profile.run_ms``) to within the cost of the clock calls.
+A :class:`ProfileRecorder` runs a plan through ``executor.execute_profiled`` (the normal ``run``
+path is not touched), from any number of threads, and turns the runs so far into a
+:class:`Profile`: one record per node with its mean time, output shapes, weight sparsity, kernel
+and FLOP estimates. The per-node times include the executor's per-node overhead, so they add up to
+the measured run time (``Profile.run_ms``) to within the cost of the clock calls.
+``engine/trace.py`` writes a Profile as a Chrome trace.
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
@@ -33,6 +36,8 @@ class NodeRecord:
     times_ms: list = field(repr=False)  # one per profiled run
     mean_ms: float = 0.0
     percent: float = 0.0  # of the sum over nodes
+    # output shapes in each profiled run, where recorded (None for a run without), for traces
+    run_output_shapes: list = field(default_factory=list, repr=False)
 
     @property
     def gflops(self) -> float:
@@ -43,6 +48,7 @@ class NodeRecord:
         d = asdict(self)
         d["gflops"] = self.gflops
         d.pop("times_ms")
+        d.pop("run_output_shapes")
         return d
 
 
@@ -51,6 +57,7 @@ class Profile:
     nodes: list  # NodeRecord, in execution order
     run_ms: list  # wall time of each profiled run, measured around the whole execution
     run_start_ms: list = field(default_factory=list)  # start of each run, from the first (for traces)
+    run_tids: list = field(default_factory=list)  # native id of the thread of each run (for traces)
 
     def __iter__(self):
         return iter(self.nodes)
@@ -76,6 +83,67 @@ class Profile:
                 "run_ms": list(self.run_ms), "nodes": [r.to_dict() for r in self.by_time()]}
 
 
+class ProfileRecorder:
+    """Profiled runs of one plan, accumulated into a :class:`Profile`.
+
+    ``run(feeds)`` takes validated feeds (``Engine._validate``) and returns the outputs; runs may
+    come from several threads at once. Run start times count from the recorder's creation
+    (``start_wall_ns`` is that moment on the wall clock). With ``shapes=False`` a run does not
+    record its output shapes (a little cheaper); the FLOP estimates use the first run that did.
+    """
+
+    def __init__(self, graph, plan):
+        self.graph, self.plan = graph, plan
+        self.start_wall_ns = time.time_ns()
+        self._start = time.perf_counter()
+        self._lock = threading.Lock()
+        self._runs = []  # (start_ms, run_ms, per-step seconds, per-step (in, out) shapes or None, tid)
+
+    def run(self, feeds: list, shapes: bool = True) -> list:
+        clock = time.perf_counter
+        t0 = clock()
+        out, secs, shp = execute_profiled(self.plan, feeds, shapes=shapes)
+        t1 = clock()
+        with self._lock:
+            self._runs.append(((t0 - self._start) * 1e3, (t1 - t0) * 1e3, secs, shp, threading.get_native_id()))
+        return out
+
+    def profile(self) -> Profile:
+        with self._lock:
+            runs = list(self._runs)
+        plan, graph = self.plan, self.graph
+        if not runs:
+            return Profile(nodes=[], run_ms=[])
+        shapes = next((shp for *_, shp, _ in runs if shp is not None), None)
+        times = np.asarray([secs for _, _, secs, _, _ in runs]) * 1e3  # [runs, steps]
+        means = times.mean(axis=0) if times.size else np.zeros(len(plan.steps))
+        total = float(means.sum()) or 1.0
+        meta = plan.meta if len(plan.meta or ()) == len(plan.steps) else [{} for _ in plan.steps]
+        records = []
+        for idx, (step, m) in enumerate(zip(plan.steps, meta)):
+            node = step[4]
+            ins, outs = shapes[idx] if shapes is not None else ((), ())
+            dense, nonzero = node_flops(node, ins, outs, graph.initializers)
+            info = (node.attrs.get("kernel_info") or {}) if node.domain == LOWERED_DOMAIN else {}
+            native = bool(m.get("native")) or node.domain == LOWERED_DOMAIN
+            records.append(NodeRecord(
+                index=idx, name=node.name or (node.outputs[0] if node.outputs else f"#{idx}"),
+                op=node.op_type, domain=node.domain, kernel=str(info.get("kernel") or ("native" if native else "numpy")),
+                native=native, source_op=info.get("source_op"),
+                output_shapes=_shape_lists(outs),
+                weight_sparsity=weight_sparsity(node, graph.initializers),
+                dense_flops=int(dense), nonzero_flops=int(nonzero),
+                times_ms=[float(t) for t in times[:, idx]], mean_ms=float(means[idx]),
+                percent=100.0 * float(means[idx]) / total,
+                run_output_shapes=[None if shp is None else _shape_lists(shp[idx][1]) for *_, shp, _ in runs]))
+        return Profile(nodes=records, run_ms=[r[1] for r in runs], run_start_ms=[r[0] for r in runs],
+                       run_tids=[r[4] for r in runs])
+
+
+def _shape_lists(shapes) -> list:
+    return [list(s) if s is not None else None for s in shapes]
+
+
 def profile_engine(engine, inputs, runs: int = 1) -> Profile:
     if int(runs) < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
@@ -86,35 +154,7 @@ def profile_engine(engine, inputs, runs: int = 1) -> Profile:
         plan = plan_for(feeds)
     else:
         plan = engine.plan
-    graph = engine.graph
-    clock = time.perf_counter
-    per_run, run_ms, starts, shapes = [], [], [], None
-    first = clock()
+    recorder = ProfileRecorder(engine.graph, plan)
     for i in range(int(runs)):
-        t0 = clock()
-        starts.append((t0 - first) * 1e3)
-        _, secs, shp = execute_profiled(plan, feeds, shapes=(i == 0))
-        run_ms.append((clock() - t0) * 1e3)
-        per_run.append(secs)
-        shapes = shp if shp is not None else shapes
-    times = np.asarray(per_run) * 1e3  # [runs, steps]
-    means = times.mean(axis=0) if times.size else np.zeros(len(plan.steps))
-    total = float(means.sum()) or 1.0
-    meta = plan.meta if len(plan.meta or ()) == len(plan.steps) else [{} for _ in plan.steps]
-    records = []
-    for idx, (step, m) in enumerate(zip(plan.steps, meta)):
-        node = step[4]
-        ins, outs = shapes[idx]
-        dense, nonzero = node_flops(node, ins, outs, graph.initializers)
-        info = (node.attrs.get("kernel_info") or {}) if node.domain == LOWERED_DOMAIN else {}
-        native = bool(m.get("native")) or node.domain == LOWERED_DOMAIN
-        records.append(NodeRecord(
-            index=idx, name=node.name or (node.outputs[0] if node.outputs else f"#{idx}"),
-            op=node.op_type, domain=node.domain, kernel=str(info.get("kernel") or ("native" if native else "numpy")),
-            native=native, source_op=info.get("source_op"),
-            output_shapes=[list(s) if s is not None else None for s in outs],
-            weight_sparsity=weight_sparsity(node, graph.initializers),
-            dense_flops=int(dense), nonzero_flops=int(nonzero),
-            times_ms=[float(t) for t in times[:, idx]], mean_ms=float(means[idx]),
-            percent=100.0 * float(means[idx]) / total))
-    return Profile(nodes=records, run_ms=run_ms, run_start_ms=starts)
+        recorder.run(feeds, shapes=(i == 0))
+    return recorder.profile()

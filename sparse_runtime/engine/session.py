@@ -198,11 +198,12 @@ class Engine:
 
     # --------------------------------------------------------------------------------- report
     def report(self) -> list:
-        """One dict per lowered (packed, native) node, then one per node that fell back to
-        onnx.reference (``kernel`` = "onnx.reference", ``fallback`` = True)."""
+        """One dict per lowered layer (a packed weight on native kernels), then one per node that
+        fell back to onnx.reference (``kernel`` = "onnx.reference", ``fallback`` = True).
+        Other fused native nodes (e.g. FusedLayerNorm) carry no weight and are not listed."""
         out = []
         for node in self._graph.nodes:
-            if node.domain != LOWERED_DOMAIN:
+            if node.domain != LOWERED_DOMAIN or "kernel_info" not in node.attrs:
                 continue
             info = node.attrs.get("kernel_info") or {}
             row = {"name": node.name or (node.outputs[0] if node.outputs else "?"), "op": node.op_type}

@@ -53,6 +53,21 @@ class SpatialAttrs:
                 self.pads or [0] * (2 * n))
 
 
+def conv_group(node) -> int:
+    """Conv / ConvTranspose ``group`` attribute, validated."""
+    group = attr(node, "group", 1, int)
+    if group < 1:
+        raise OpError(node, f"group must be >= 1, got {group}")
+    return group
+
+
+def check_conv_ranks(node, x, w) -> int:
+    """Conv / ConvTranspose: X is (N, C, spatial...) and W has its rank -> number of spatial dims."""
+    if x.ndim < 3 or w.ndim != x.ndim:
+        raise OpError(node, f"expected X (N, C, spatial...) and W of the same rank, got {x.shape} and {w.shape}")
+    return x.ndim - 2
+
+
 def geometry(node, in_sizes, kernel, strides, dilations, pads, auto_pad, ceil_mode=False):
     """-> (pad_begin, pad_end, extra, out_sizes). ``extra`` is what the last window (ceil_mode)
     needs past pad_end; it is not part of the model's padding (pooling excludes it from counts)."""

@@ -12,23 +12,19 @@ import math
 import numpy as np
 
 from ..errors import OpError
-from ._spatial import SpatialAttrs, geometry, pad_spatial, windows
-from ._util import FLOATS, attr, opt
+from ._spatial import SpatialAttrs, check_conv_ranks, conv_group, geometry, pad_spatial, windows
+from ._util import FLOATS, opt
 from .registry import register
 
 
 @register("Conv", since=1, dtypes=FLOATS)
 def conv(node, ctx):
     sp = SpatialAttrs(node)
-    group = attr(node, "group", 1, int)
-    if group < 1:
-        raise OpError(node, f"group must be >= 1, got {group}")
+    group = conv_group(node)
 
     def kernel(inputs):
         x, w, b = inputs[0], inputs[1], opt(inputs, 2)
-        if x.ndim < 3 or w.ndim != x.ndim:
-            raise OpError(node, f"expected X (N, C, spatial...) and W of the same rank, got {x.shape} and {w.shape}")
-        n_sp = x.ndim - 2
+        n_sp = check_conv_ranks(node, x, w)
         N, C = x.shape[:2]
         M, Cg = w.shape[:2]
         if C != Cg * group or M % group:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..errors import OpError
-from ._spatial import SpatialAttrs
+from ._spatial import SpatialAttrs, check_conv_ranks, conv_group
 from ._util import FLOATS, attr, opt
 from .registry import register
 
@@ -42,17 +42,13 @@ def _pads(node, sp, in_sizes, ks, strides, dil, pads, out_pad, out_shape):
 @register("ConvTranspose", since=1, dtypes=FLOATS)
 def conv_transpose(node, ctx):
     sp = SpatialAttrs(node)
-    group = attr(node, "group", 1, int)
-    if group < 1:
-        raise OpError(node, f"group must be >= 1, got {group}")
+    group = conv_group(node)
     output_padding = attr(node, "output_padding", None, list)
     output_shape = attr(node, "output_shape", None, list)
 
     def kernel(inputs):
         x, w, b = inputs[0], inputs[1], opt(inputs, 2)
-        if x.ndim < 3 or w.ndim != x.ndim:
-            raise OpError(node, f"expected X (N, C, spatial...) and W of the same rank, got {x.shape} and {w.shape}")
-        n_sp = x.ndim - 2
+        n_sp = check_conv_ranks(node, x, w)
         N, C = x.shape[:2]
         if w.shape[0] != C or C % group:
             raise OpError(node, f"W {w.shape} must have W[0] == C == {C}, divisible by group={group}")

@@ -63,20 +63,11 @@ def _int_div(a, b):
         return np.floor_divide(a - np.fmod(a, b), b)
 
 
-@register("Div", since=1, dtypes=NUMERIC)
-def div(node, ctx):
-    align = _legacy_broadcast(node, ctx)
+def _div(a, b):
+    return _int_div(a, b) if a.dtype.kind in "iu" else np.true_divide(a, b)
 
-    def kernel(inputs):
-        a, b = inputs[0], inputs[1]
-        if align is not None:
-            b = align(a, b)
-        r = _int_div(a, b) if a.dtype.kind in "iu" else np.true_divide(a, b)
-        if r.dtype != a.dtype:
-            r = r.astype(a.dtype)
-        return [as_array(r)]
 
-    return kernel
+register("Div", since=1, dtypes=NUMERIC)(_binary(_div))
 
 
 @register("Pow", since=1, dtypes=FLOATS + ("int32", "int64"))

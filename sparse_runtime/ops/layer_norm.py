@@ -8,9 +8,15 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
+from .. import kernels
 from ..errors import OpError
 from ._util import FLOATS, attr, node_has_output, norm_axis, opt
 from .registry import register
+
+
+def _vector_of(a, n):
+    """True when `a` is float32 holding exactly n values along the last axis (broadcast-free)."""
+    return a is not None and a.dtype == np.float32 and a.size == n and a.shape[-1] == n
 
 
 @register("LayerNormalization", since=17, dtypes=FLOATS)
@@ -29,6 +35,10 @@ def layer_norm(node, ctx):
     def kernel(inputs):
         x, scale, bias = inputs[0], inputs[1], opt(inputs, 2)
         ax = norm_axis(node, axis, x.ndim)
+        if (not want_stats and ax == x.ndim - 1 and x.dtype == np.float32 and x.size
+                and _vector_of(scale, x.shape[-1]) and (bias is None or _vector_of(bias, x.shape[-1]))):
+            # Common transformer case: one float32 row norm per token, on the native kernels.
+            return [kernels.layernorm(x, scale.reshape(-1), None if bias is None else bias.reshape(-1), eps)]
         axes = tuple(range(ax, x.ndim))
         xs = x if x.dtype == stash_dtype else x.astype(stash_dtype)
         mean = np.mean(xs, axis=axes, keepdims=True)

@@ -17,6 +17,7 @@ from .eliminate_identity import eliminate_identity
 from .fold_batchnorm import fold_batchnorm
 from .fold_constants import fold_constants
 from .fuse_epilogue import fuse_epilogue
+from .fuse_layernorm import fuse_layernorm
 from .lower_linear import lower_linear
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ PIPELINE = [
     fold_constants,
     eliminate_identity,
     eliminate_dead_nodes,
+    fuse_layernorm,
     fold_batchnorm,
     lower_linear,
     fuse_epilogue,
@@ -57,4 +59,4 @@ def run_pipeline(graph: Graph, ctx: PassContext, passes=None) -> Graph:
 
 
 __all__ = ["PIPELINE", "PassContext", "run_pipeline", "fold_constants", "eliminate_identity",
-           "eliminate_dead_nodes", "fold_batchnorm", "lower_linear", "fuse_epilogue"]
+           "eliminate_dead_nodes", "fuse_layernorm", "fold_batchnorm", "lower_linear", "fuse_epilogue"]

@@ -14,7 +14,7 @@ def test_pipeline_order():
     names = [p.__name__ for p in PIPELINE]
     # Folding and cleanup first, so lowering sees constant weights; BN folds into Conv before
     # packing; epilogue fusion needs packed nodes; a last sweep drops the replaced dense weights.
-    assert names == ["fold_constants", "eliminate_identity", "eliminate_dead_nodes", "fold_batchnorm",
+    assert names == ["fold_constants", "eliminate_identity", "eliminate_dead_nodes", "fuse_layernorm", "fold_batchnorm",
                      "lower_linear", "fuse_epilogue", "eliminate_dead_nodes"]
 
 

@@ -48,4 +48,9 @@ void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, 
 
 void activation(float* x, ptrdiff_t count, Act act);
 
+// Softmax / layer normalisation of each of `rows` contiguous rows of `cols` floats.
+void softmax_rows(const float* x, float* y, int rows, int cols);
+void layernorm_rows(const float* x, float* y, int rows, int cols, const float* gamma, const float* beta,
+                    float eps);
+
 }  // namespace sr

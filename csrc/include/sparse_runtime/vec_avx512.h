@@ -29,6 +29,8 @@ struct VecAvx512 {
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_andnot_si512(s, _mm512_castps_si512(mag)),
                                                _mm512_and_si512(s, _mm512_castps_si512(sign))));
   }
+  static float reduce_add(V a) { return _mm512_reduce_add_ps(a); }
+  static float reduce_max(V a) { return _mm512_reduce_max_ps(a); }
   // Same polynomial as the AVX2 version; scalef applies 2^n without integer tricks.
   static V exp(V x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));

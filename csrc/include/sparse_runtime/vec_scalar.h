@@ -27,6 +27,8 @@ struct VecScalar {
   static V abs(V a) { return std::fabs(a); }
   static V copysign(V mag, V sign) { return std::copysign(mag, sign); }
   static V exp(V a) { return std::exp(a); }
+  static float reduce_add(V a) { return a; }
+  static float reduce_max(V a) { return a; }
 };
 
 }  // namespace sr

@@ -1,0 +1,81 @@
+// Row-wise softmax and layer normalisation over T's vectors: the non-matmul work of a
+// transformer that, at 90 % weight sparsity, is a large share of a run.
+// Whole vectors go through T; the last cols % W elements of a row are done one by one.
+#pragma once
+#include <cmath>
+
+#include "spmm_impl.h"
+
+namespace sr {
+namespace impl {
+
+template <class T>
+void softmax(const float* x, float* y, int rows, int cols) {
+  using V = typename T::V;
+  const int full = cols / T::W * T::W;
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + static_cast<ptrdiff_t>(r) * cols;
+    float* yr = y + static_cast<ptrdiff_t>(r) * cols;
+    float mx = -INFINITY;
+    if (full) {
+      V vm = T::load(xr);
+      for (int j = T::W; j < full; j += T::W) vm = T::max(vm, T::load(xr + j));
+      mx = T::reduce_max(vm);
+    }
+    for (int j = full; j < cols; ++j) mx = std::fmax(mx, xr[j]);
+    const V vmax = T::set1(mx);
+    V vsum = T::zero();
+    for (int j = 0; j < full; j += T::W) {
+      const V e = T::exp(T::sub(T::load(xr + j), vmax));
+      T::store(yr + j, e);
+      vsum = T::add(vsum, e);
+    }
+    float sum = T::reduce_add(vsum);
+    for (int j = full; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - mx));
+    const float inv = 1.f / sum;
+    const V vinv = T::set1(inv);
+    for (int j = 0; j < full; j += T::W) T::store(yr + j, T::mul(T::load(yr + j), vinv));
+    for (int j = full; j < cols; ++j) yr[j] *= inv;
+  }
+}
+
+template <class T>
+void layernorm(const float* x, float* y, int rows, int cols, const float* gamma, const float* beta, float eps) {
+  using V = typename T::V;
+  const int full = cols / T::W * T::W;
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + static_cast<ptrdiff_t>(r) * cols;
+    float* yr = y + static_cast<ptrdiff_t>(r) * cols;
+    // Two passes (mean, then squared deviations) rather than E[x²]-E[x]²: no cancellation.
+    V acc = T::zero();
+    for (int j = 0; j < full; j += T::W) acc = T::add(acc, T::load(xr + j));
+    float sum = T::reduce_add(acc);
+    for (int j = full; j < cols; ++j) sum += xr[j];
+    const float mean = sum / cols;
+    const V vmean = T::set1(mean);
+    acc = T::zero();
+    for (int j = 0; j < full; j += T::W) {
+      const V d = T::sub(T::load(xr + j), vmean);
+      acc = T::fmadd(d, d, acc);
+    }
+    float sq = T::reduce_add(acc);
+    for (int j = full; j < cols; ++j) sq += (xr[j] - mean) * (xr[j] - mean);
+    const float inv = 1.f / std::sqrt(sq / cols + eps);
+    const V vinv = T::set1(inv);
+    for (int j = 0; j < full; j += T::W) {
+      V v = T::mul(T::sub(T::load(xr + j), vmean), vinv);
+      if (gamma) v = T::mul(v, T::load(gamma + j));
+      if (beta) v = T::add(v, T::load(beta + j));
+      T::store(yr + j, v);
+    }
+    for (int j = full; j < cols; ++j) {
+      float v = (xr[j] - mean) * inv;
+      if (gamma) v *= gamma[j];
+      if (beta) v += beta[j];
+      yr[j] = v;
+    }
+  }
+}
+
+}  // namespace impl
+}  // namespace sr
