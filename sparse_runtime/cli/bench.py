@@ -185,7 +185,7 @@ def run_demo(args, say, prog: Progress) -> tuple:
     layers, batch = args.demo_layers, args.batch_size or 1
     say(f"No model given: benchmarking the built-in demo, a BERT-base-shaped encoder ({layers} layers, "
         f"hidden 768, 12 heads, FFN 3072, seq 128, batch {batch}) generated in code, 90 % unstructured "
-        "sparse vs. its dense twin (same weights before pruning), runs alternated turn by turn.")
+        "sparse vs. its dense twin (same weights before pruning), alternating 0.25 s turns.")
     engines = {}
     for tag, s in (("sparse", 0.9), ("dense", 0.0)):
         prog.message(f"generating the {tag} demo model ...")

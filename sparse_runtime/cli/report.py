@@ -61,7 +61,7 @@ def format_comparison(rows: list, agreement: dict, baseline: str) -> str:
         table.append((label, f"{r.items_per_second:.2f}", f"{lat['mean']:.3f}", f"{lat['median']:.3f}",
                       f"{lat['std']:.3f}", f"{lat['p90']:.3f}", f"{lat['p95']:.3f}", f"{lat['p99']:.3f}",
                       r.iterations))
-    lines = ["Comparison (runs alternated turn by turn, same inputs, same process):"]
+    lines = ["Comparison (alternating 0.25 s turns, first call of each turn untimed, same inputs, same process):"]
     lines += ["  " + s for s in _table(header, table, right=set(range(1, 9)))]
     ours = rows[0][1].items_per_second
     for label, r in rows[1:]:

@@ -161,7 +161,8 @@ def test_compare_onnxruntime_agrees_and_prints_both_rows(models, tmp_path):
     assert c["speedup"] == pytest.approx(d["items_per_second"] / c["result"]["items_per_second"])
     assert c["result"]["inputs"] == d["inputs"] and c["result"]["iterations"] >= 1
     # turn by turn: both get the same number of timed runs in the sync scenario
-    assert c["result"]["iterations"] == d["iterations"]
+    # Time slices alternate, so both runtimes get the same wall time, not the same run count.
+    assert c["result"]["iterations"] >= 2 and d["iterations"] >= 2
     assert "sparse_runtime " in p.stdout and "onnxruntime " in p.stdout and "Speed-up:" in p.stdout
     assert "agree with onnxruntime" in p.stdout
 
