@@ -129,27 +129,45 @@ struct CsrBody {
     const ptrdiff_t ld = ldb;
     const int32_t* col = a.col;
     const float* val = a.val;
-    for (int n = n0; n < n1; ++n) {
-      // Two accumulator sets over alternate nonzeros: twice the independent FMA chains.
-      typename T::V acc[NV], acc2[NV];
-      for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = T::zero();
-      int p = a.row_ptr[n];
-      const int end = a.row_ptr[n + 1];
-      for (; p + 1 < end; p += 2) {
-        const float* b0 = Bj + static_cast<ptrdiff_t>(col[p]) * ld;
-        const float* b1 = Bj + static_cast<ptrdiff_t>(col[p + 1]) * ld;
-        const auto w0 = T::set1(val[p]);
-        const auto w1 = T::set1(val[p + 1]);
-        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
-        for (int v = 0; v < NV; ++v) acc2[v] = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), acc2[v]);
+    const int last = a.panels - 1;
+    for (int pn = 0; pn <= last; ++pn) {
+      const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
+      for (int n = n0; n < n1; ++n) {
+        int p = ptr[n];
+        const int end = ptr[n + 1];
+        if (p == end && pn != 0 && pn != last) continue;  // C already holds this row's sum
+        float* c = C + n * ldc + j0;
+        // Two accumulator sets over alternate nonzeros: twice the independent FMA chains.
+        typename T::V acc[NV], acc2[NV];
+        for (int v = 0; v < NV; ++v) {
+          acc[v] = pn == 0 ? T::zero() : load_chunk<T, NV, TAIL>(c, v, tail);
+          acc2[v] = T::zero();
+        }
+        for (; p + 1 < end; p += 2) {
+          const float* b0 = Bj + static_cast<ptrdiff_t>(col[p]) * ld;
+          const float* b1 = Bj + static_cast<ptrdiff_t>(col[p + 1]) * ld;
+          const auto w0 = T::set1(val[p]);
+          const auto w1 = T::set1(val[p + 1]);
+          for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
+          for (int v = 0; v < NV; ++v) acc2[v] = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), acc2[v]);
+        }
+        if (p < end) {
+          const float* b0 = Bj + static_cast<ptrdiff_t>(col[p]) * ld;
+          const auto w0 = T::set1(val[p]);
+          for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
+        }
+        for (int v = 0; v < NV; ++v) acc[v] = T::add(acc[v], acc2[v]);
+        if (pn == last) {
+          store_chunk<T, NV, TAIL>(c, acc, bias_at(ep, n), ep.act, tail);
+        } else {
+          for (int v = 0; v < NV; ++v) {
+            if (TAIL && v == NV - 1)
+              T::store_n(c + v * T::W, acc[v], tail);
+            else
+              T::store(c + v * T::W, acc[v]);
+          }
+        }
       }
-      if (p < end) {
-        const float* b0 = Bj + static_cast<ptrdiff_t>(col[p]) * ld;
-        const auto w0 = T::set1(val[p]);
-        for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
-      }
-      for (int v = 0; v < NV; ++v) acc[v] = T::add(acc[v], acc2[v]);
-      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
     }
   }
 };

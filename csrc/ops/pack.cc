@@ -1,4 +1,5 @@
 // Packing dense weights into the formats of formats.h (once per weight, at model load).
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -75,6 +76,7 @@ PackedMatrix PackedMatrix::pack(const float* a, int n, int k, Format format) {
           }
         p.ptr_.push_back(static_cast<int32_t>(p.col_.size()));
       }
+      p.make_panels();
       break;
     }
     case Format::kBsr4x1: {
@@ -163,11 +165,60 @@ PackedMatrix PackedMatrix::from_csr(int n, int k, const int32_t* row_ptr, const 
   p.col_.assign(col, col + nnz);
   p.val_.assign(val, val + nnz);
   for (int64_t i = 0; i < nnz; ++i) p.nonzeros_ += val[i] != 0.f;
+  p.make_panels();
   return p;
 }
 
+void PackedMatrix::make_panels() {
+  // Panels of 64 k (16 KiB of activations for a 64-column tile) when rows are dense; sparser rows
+  // get wider panels so each row keeps ~10 nonzeros per panel to amortise the partial-sum round
+  // trip through C. Measured on 3072x768 at 128 columns (single core, GFLOP/s on nonzeros):
+  // density 0.05: 24 / 45 / 52 at 64 / 128 / 256; 0.1: 43 / 58 / 58; 0.5: 72 / 60 / 51; one
+  // unpanelled pass: 51, 52, 50.
+  const double density = n_ && k_ ? static_cast<double>(col_.size()) / (static_cast<double>(n_) * k_) : 1.0;
+  kblock_ = density < 0.07 ? 256 : density < 0.15 ? 128 : 64;
+  if (k_ <= kblock_ * 3 / 2) kblock_ = std::max(k_, 1);
+  panels_ = (k_ + kblock_ - 1) / kblock_;
+  if (panels_ < 1) panels_ = 1;
+  std::vector<int32_t> counts(static_cast<size_t>(panels_) * n_, 0);
+  for (int r = 0; r < n_; ++r)
+    for (int32_t q = ptr_[r]; q < ptr_[r + 1]; ++q) ++counts[static_cast<size_t>(col_[q] / kblock_) * n_ + r];
+  panel_ptr_.assign(static_cast<size_t>(panels_) * (n_ + 1), 0);
+  int32_t offset = 0;
+  for (int pn = 0; pn < panels_; ++pn) {
+    int32_t* pp = &panel_ptr_[static_cast<size_t>(pn) * (n_ + 1)];
+    for (int r = 0; r < n_; ++r) {
+      pp[r] = offset;
+      offset += counts[static_cast<size_t>(pn) * n_ + r];
+    }
+    pp[n_] = offset;
+  }
+  std::vector<int32_t> col(col_.size());
+  std::vector<float> val(val_.size());
+  std::vector<int32_t> fill(panel_ptr_);
+  for (int r = 0; r < n_; ++r)
+    for (int32_t q = ptr_[r]; q < ptr_[r + 1]; ++q) {
+      const int32_t dst = fill[static_cast<size_t>(col_[q] / kblock_) * (n_ + 1) + r]++;
+      col[dst] = col_[q];
+      val[dst] = val_[q];
+    }
+  col_.swap(col);
+  val_.swap(val);
+}
+
+void PackedMatrix::csr_row_order(std::vector<int32_t>& col, std::vector<float>& val) const {
+  col.clear();
+  val.clear();
+  for (int r = 0; r < n_; ++r)
+    for (int pn = 0; pn < panels_; ++pn) {
+      const int32_t* pp = &panel_ptr_[static_cast<size_t>(pn) * (n_ + 1)];
+      col.insert(col.end(), col_.begin() + pp[r], col_.begin() + pp[r + 1]);
+      val.insert(val.end(), val_.begin() + pp[r], val_.begin() + pp[r + 1]);
+    }
+}
+
 int64_t PackedMatrix::bytes() const {
-  return static_cast<int64_t>(ptr_.size() * 4 + col_.size() * 4 + val_.size() * 4 + idx_.size());
+  return static_cast<int64_t>((ptr_.size() + col_.size() + panel_ptr_.size()) * 4 + val_.size() * 4 + idx_.size());
 }
 
 void PackedMatrix::to_dense(float* out) const {
@@ -180,8 +231,11 @@ void PackedMatrix::to_dense(float* out) const {
           out[r * k + c] = val_[((r / kDensePanel) * k + c) * kDensePanel + r % kDensePanel];
       break;
     case Format::kCsr:
-      for (int64_t r = 0; r < n; ++r)
-        for (int32_t p = ptr_[r]; p < ptr_[r + 1]; ++p) out[r * k + col_[p]] = val_[p];
+      for (int pn = 0; pn < panels_; ++pn) {
+        const int32_t* pp = &panel_ptr_[static_cast<size_t>(pn) * (n + 1)];
+        for (int64_t r = 0; r < n; ++r)
+          for (int32_t q = pp[r]; q < pp[r + 1]; ++q) out[r * k + col_[q]] = val_[q];
+      }
       break;
     case Format::kBsr4x1:
       for (int64_t br = 0; br + 1 < static_cast<int64_t>(ptr_.size()); ++br)

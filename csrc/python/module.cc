@@ -101,6 +101,15 @@ py::array to_dense(const PackedMatrix& p) {
 
 py::dict arrays(const PackedMatrix& p) {
   py::dict d;
+  if (p.format() == sr::Format::kCsr) {  // plain row-order CSR, as scipy has it
+    std::vector<int32_t> col;
+    std::vector<float> val;
+    p.csr_row_order(col, val);
+    d["ptr"] = to_numpy(p.ptr());
+    d["col"] = to_numpy(col);
+    d["val"] = to_numpy(val);
+    return d;
+  }
   if (!p.ptr().empty()) d["ptr"] = to_numpy(p.ptr());
   if (!p.col().empty() || p.format() == sr::Format::kCsr) d["col"] = to_numpy(p.col());
   d["val"] = to_numpy(p.val());

@@ -16,6 +16,7 @@ from .eliminate_dead_nodes import eliminate_dead_nodes
 from .eliminate_identity import eliminate_identity
 from .fold_batchnorm import fold_batchnorm
 from .fold_constants import fold_constants
+from .fuse_attention import fuse_attention
 from .fuse_epilogue import fuse_epilogue
 from .fuse_layernorm import fuse_layernorm
 from .lower_linear import lower_linear
@@ -27,6 +28,7 @@ PIPELINE = [
     eliminate_identity,
     eliminate_dead_nodes,
     fuse_layernorm,
+    fuse_attention,
     fold_batchnorm,
     lower_linear,
     fuse_epilogue,
@@ -59,4 +61,4 @@ def run_pipeline(graph: Graph, ctx: PassContext, passes=None) -> Graph:
 
 
 __all__ = ["PIPELINE", "PassContext", "run_pipeline", "fold_constants", "eliminate_identity",
-           "eliminate_dead_nodes", "fuse_layernorm", "fold_batchnorm", "lower_linear", "fuse_epilogue"]
+           "eliminate_dead_nodes", "fuse_layernorm", "fuse_attention", "fold_batchnorm", "lower_linear", "fuse_epilogue"]

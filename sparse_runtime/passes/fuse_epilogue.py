@@ -1,5 +1,7 @@
 """Fuse what follows a packed layer into the kernel's epilogue: a per-output bias Add, then one
-activation (Relu, Gelu, or GELU as torch.onnx.export decomposes it: x * 0.5 * (1 + erf(x / √2))).
+activation (Relu, Gelu, or GELU as torch.onnx.export decomposes it: x * 0.5 * (1 + erf(x / √2)),
+x / √2 also as x * 0.7071, the three-way product in any order, and the tanh form
+0.5 * x * (1 + tanh(√(2/π) * (x + 0.044715 * x³))) with x³ as Pow(x, 3) or x * (x * x)).
 
 The values are written once, by the kernel, instead of being re-read by each elementwise node.
 Only single-consumer chains that are not graph outputs are fused, so no other reader loses a value.
@@ -22,6 +24,7 @@ class _Chain:
     def __init__(self, g: Graph):
         self.g = g
         self.consumers = g.consumers()
+        self.producers = g.producers()
         self.outputs = {o.name for o in g.outputs}
 
     def only_consumer(self, value: str) -> Optional[Node]:
@@ -70,37 +73,124 @@ def _fuse_bias(chain: _Chain, packed: Node) -> Optional[set]:
     return {id(add)}
 
 
-def _match_erf_gelu(chain: _Chain, x: str) -> Optional[tuple]:
-    """Nodes and output of x * 0.5 * (1 + erf(x / √2)), in any order of the two products."""
-    users = chain.consumers.get(x, [])
-    if x in chain.outputs or len(users) != 2:
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+
+
+def _scaled_by(chain: _Chain, node: Optional[Node], value: str, factor: float) -> bool:
+    """node computes value * factor (Mul either way round) or value / (1 / factor)."""
+    if node is None or len(node.inputs) != 2:
+        return False
+    if node.op_type == "Mul":
+        other = chain.other_input(node, value)
+        s = chain.scalar(other) if other else None
+        return s is not None and np.isclose(s, factor, rtol=1e-4)
+    if node.op_type == "Div" and node.inputs[0] == value:
+        s = chain.scalar(node.inputs[1])
+        return s is not None and s != 0 and np.isclose(1.0 / s, factor, rtol=1e-4)
+    return False
+
+
+def _plus_one(chain: _Chain, node: Optional[Node]) -> Optional[Node]:
+    """The Add(·, 1) that alone reads node's output."""
+    add = chain.only_consumer(node.outputs[0]) if node is not None else None
+    if add is None or add.op_type != "Add" or chain.scalar(chain.other_input(add, node.outputs[0]) or "") != 1.0:
         return None
-    scale = next((u for u in users if u.op_type in ("Div", "Mul") and u.inputs[0] == x), None)
-    if scale is None:
+    return add
+
+
+def _half_product(chain: _Chain, x: str, a: str) -> Optional[list]:
+    """The two Muls combining {x, a, 0.5} in any order (inner first), e.g. (x·a)·0.5 (TorchScript),
+    (x·0.5)·a, or x·(0.5·a) (dynamo)."""
+    inner = chain.only_consumer(a)
+    if inner is None or inner.op_type != "Mul":
         return None
-    s = chain.scalar(scale.inputs[1])
-    if s is None or not np.isclose(s if scale.op_type == "Div" else 1.0 / s, np.sqrt(2.0), rtol=1e-4):
+    other = chain.other_input(inner, a)
+    if other == x:  # (x * a) * 0.5
+        outer = chain.only_consumer(inner.outputs[0])
+        rest = chain.other_input(outer, inner.outputs[0]) if outer is not None and outer.op_type == "Mul" else None
+        return [inner, outer] if rest and chain.scalar(rest) == 0.5 else None
+    if other is not None and chain.scalar(other) == 0.5:  # x * (0.5 * a)
+        outer = chain.only_consumer(inner.outputs[0])
+        ok = outer is not None and outer.op_type == "Mul" and chain.other_input(outer, inner.outputs[0]) == x
+        return [inner, outer] if ok else None
+    # (x * 0.5) * a: `inner` (read by a) is the outer product here.
+    first = chain.producers.get(other) if other else None
+    if (first is None or first.op_type != "Mul" or chain.only_consumer(first.outputs[0]) is not inner
+            or chain.other_input(first, x) is None or chain.scalar(chain.other_input(first, x)) != 0.5):
         return None
-    erf = chain.only_consumer(scale.outputs[0])
-    add = chain.only_consumer(erf.outputs[0]) if erf is not None and erf.op_type == "Erf" else None
-    if add is None or add.op_type != "Add" or chain.scalar(chain.other_input(add, erf.outputs[0]) or "") != 1.0:
+    return [first, inner]
+
+
+def _cube(chain: _Chain, x: str, users: list) -> Optional[tuple]:
+    """x³ as Pow(x, 3) or Mul(x, Mul(x, x)) (either order): (nodes, output)."""
+    for u in users:
+        if u.op_type == "Pow" and u.inputs[0] == x and chain.scalar(u.inputs[1]) == 3.0:
+            return [u], u.outputs[0]
+    sq = next((u for u in users if u.op_type == "Mul" and u.inputs == [x, x]), None)
+    cube = chain.only_consumer(sq.outputs[0]) if sq is not None else None
+    if cube is None or cube.op_type != "Mul" or chain.other_input(cube, sq.outputs[0]) != x:
         return None
-    # Two Mul nodes combine {x, add_out, 0.5}; the one reading x is the first.
-    first = next((u for u in users if u is not scale and u.op_type == "Mul"), None)
-    if first is None:
+    return [sq, cube], cube.outputs[0]
+
+
+def _erf_core(chain: _Chain, x: str, users: list) -> Optional[tuple]:
+    """1 + erf(x / √2) (or x · 0.7071...): (nodes, output)."""
+    for scale in users:
+        if scale.op_type in ("Div", "Mul") and _scaled_by(chain, scale, x, float(np.sqrt(0.5))):
+            erf = chain.only_consumer(scale.outputs[0])
+            add = _plus_one(chain, erf) if erf is not None and erf.op_type == "Erf" else None
+            if add is not None:
+                return [scale, erf, add], add.outputs[0]
+    return None
+
+
+def _tanh_core(chain: _Chain, x: str, users: list) -> Optional[tuple]:
+    """1 + tanh(√(2/π) · (x + 0.044715 · x³)): (nodes, output)."""
+    cube = _cube(chain, x, users)
+    if cube is None:
         return None
-    second = chain.only_consumer(first.outputs[0])
-    if second is None or second.op_type != "Mul":
+    nodes, c = cube
+    coef = chain.only_consumer(c)
+    if not _scaled_by(chain, coef, c, 0.044715):
         return None
-    leaves = [i for i in first.inputs + second.inputs if i != first.outputs[0]]
-    if len(leaves) != 3:
+    inner = chain.only_consumer(coef.outputs[0])
+    if inner is None or inner.op_type != "Add" or chain.other_input(inner, coef.outputs[0]) != x:
         return None
-    rest = [v for v in leaves if v not in (x, add.outputs[0])]
-    if x not in leaves or add.outputs[0] not in leaves or len(rest) != 1 or chain.scalar(rest[0]) != 0.5:
+    scale = chain.only_consumer(inner.outputs[0])
+    if not _scaled_by(chain, scale, inner.outputs[0], _SQRT_2_OVER_PI):
         return None
-    if chain.only_consumer(add.outputs[0]) not in (first, second):
+    tanh = chain.only_consumer(scale.outputs[0])
+    add = _plus_one(chain, tanh) if tanh is not None and tanh.op_type == "Tanh" else None
+    if add is None:
         return None
-    return [scale, erf, add, first, second], second.outputs[0]
+    return nodes + [coef, inner, scale, tanh, add], add.outputs[0]
+
+
+def _match_decomposed_gelu(chain: _Chain, x: str) -> Optional[tuple]:
+    """(activation, nodes, output) of GELU as exporters decompose it, reading x:
+    erf: x · 0.5 · (1 + erf(x / √2)); tanh: x · 0.5 · (1 + tanh(√(2/π) · (x + 0.044715 · x³))).
+    Every reader of x and of each intermediate must belong to the pattern."""
+    if x in chain.outputs:
+        return None
+    users = list({id(u): u for u in chain.consumers.get(x, [])}.values())
+    for act, core in (("gelu_erf", _erf_core), ("gelu_tanh", _tanh_core)):
+        found = core(chain, x, users)
+        if found is None:
+            continue
+        nodes, a = found
+        product = _half_product(chain, x, a)
+        if product is None:
+            continue
+        nodes = nodes + product
+        ids = {id(n) for n in nodes}
+        if any(id(u) not in ids for u in users):
+            continue  # x is read elsewhere: it must survive, so the activation cannot move into the kernel
+        inner_values = [o for n in nodes for o in n.outputs if n is not product[-1]]
+        if any(v in chain.outputs or any(id(u) not in ids for u in chain.consumers.get(v, []))
+               for v in inner_values):
+            continue
+        return act, nodes, product[-1].outputs[0]
+    return None
 
 
 def _fuse_activation(chain: _Chain, packed: Node) -> Optional[set]:
@@ -117,10 +207,10 @@ def _fuse_activation(chain: _Chain, packed: Node) -> Optional[set]:
         packed.attrs["activation"] = "gelu_tanh" if approx == "tanh" else "gelu_erf"
         packed.outputs = [user.outputs[0]]
         return {id(user)}
-    matched = _match_erf_gelu(chain, y)
+    matched = _match_decomposed_gelu(chain, y)
     if matched is not None:
-        nodes, out = matched
-        packed.attrs["activation"] = "gelu_erf"
+        act, nodes, out = matched
+        packed.attrs["activation"] = act
         packed.outputs = [out]
         return {id(n) for n in nodes}
     return None

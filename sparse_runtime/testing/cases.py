@@ -39,6 +39,12 @@ TEST_CASES = [
     Case(24, 64, 50, 0.5, "2:4"),
     Case(64, 128, 96, 0.1),
     Case(64, 128, 96, 0.9),
+    # Reductions long enough for several CSR k-panels (64 / 128 / 256 k each by density), with
+    # rows that are empty in some panels or in all of them.
+    Case(40, 300, 33, 0.1),
+    Case(24, 200, 20, 0.5),
+    Case(33, 260, 40, 0.3, "empty_rows"),
+    Case(17, 1100, 65, 0.03),
 ]
 
 # Layer shapes of the benchmark models (BERT-base FFN, ResNet-50 stages).

@@ -8,7 +8,11 @@
 //     row-major and row strides ldb / ldc in floats ("channels-major": each k holds a contiguous run
 //     of m tokens or pixels, so one broadcast weight multiplies a whole vector of activations).
 //  3. Indices are int32 and validated at pack time: 0 <= col < K, row pointers non-decreasing.
-//  4. CSR:      row_ptr[N+1], col[nnz], val[nnz].
+//  4. CSR:      k-panelled: the nonzeros are grouped by panels of kblock consecutive k (panel p
+//               covers k in [p*kblock, (p+1)*kblock)), then by row. panel_ptr[p*(N+1) + r] is
+//               where row r's nonzeros of panel p start in col[] / val[] (col holds absolute k).
+//               A panel's activations (kblock x 64 columns) stay in L1 while every row of a task
+//               passes over them; partial sums go through C between panels.
 //  5. BSR 4x1:  blocks of 4 consecutive outputs x 1 k; block row r covers outputs 4r..4r+3
 //               (rows past N are zero). blk_ptr[ceil(N/4)+1], blk_col[nb], val[nb*4] (output-minor).
 //  6. BSR 1x4:  blocks of 1 output x 4 consecutive k starting at a multiple of 4; needs K % 4 == 0.
@@ -34,7 +38,8 @@ struct Epilogue {
 
 struct CsrView {
   int n, k;
-  const int32_t* row_ptr;
+  int panels;  // ceil(k / kblock)
+  const int32_t* panel_ptr;  // panels * (n + 1)
   const int32_t* col;
   const float* val;
 };

@@ -26,13 +26,17 @@ class PackedMatrix {
   int64_t bytes() const;
   void to_dense(float* out) const;
 
-  CsrView csr() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
+  CsrView csr() const { return {n_, k_, panels_, panel_ptr_.data(), col_.data(), val_.data()}; }
+  // CSR only: k per panel (see formats.h, item 4) and the nonzeros back in plain row order.
+  int kblock() const { return kblock_; }
+  void csr_row_order(std::vector<int32_t>& col, std::vector<float>& val) const;
   Bsr4x1View bsr4x1() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
   Bsr1x4View bsr1x4() const { return {n_, k_, ptr_.data(), col_.data(), val_.data()}; }
   Nm24View nm24() const { return {n_, k_, val_.data(), idx_.data()}; }
   DenseView dense() const { return {n_, k_, val_.data(), 0}; }
 
-  // Row (or block-row) work estimates, for splitting rows into balanced chunks.
+  // Row (or block-row) pointers in row order (for CSR: nonzeros before each row), used for
+  // splitting rows into balanced chunks and for export.
   const std::vector<int32_t>& ptr() const { return ptr_; }
   const std::vector<int32_t>& col() const { return col_; }
   const std::vector<float>& val() const { return val_; }
@@ -42,7 +46,10 @@ class PackedMatrix {
   Format format_ = Format::kDense;
   int n_ = 0, k_ = 0;
   int64_t nonzeros_ = 0;
-  std::vector<int32_t> ptr_, col_;
+  void make_panels();  // CSR: reorder row-order col_/val_ into k-panels
+
+  std::vector<int32_t> ptr_, col_, panel_ptr_;
+  int kblock_ = 0, panels_ = 1;
   std::vector<float> val_;
   std::vector<uint8_t> idx_;
 };

@@ -1,0 +1,89 @@
+"""FusedAttention (domain sparse_runtime): Y = softmax(s · Q·Kᵀ [+ mask]) · V over the last axis,
+produced by passes/fuse_attention.py from the MatMul / scale / Add / Softmax / MatMul pattern.
+
+Inputs ``[Q, Kᵀ, V, mask or "", factors...]`` (Kᵀ as the graph had it, numpy broadcasting over the
+batch dims); ``s = scale · Π factor**power`` with ``scale`` and ``factor_powers`` attributes and
+one-element runtime factors. ``axis`` / ``legacy_softmax`` are the Softmax's (checked at run time:
+an axis that turns out not to be the last one gets the original, slow, semantics). float32 runs on the native kernels: the scale is folded into one
+contiguous copy of Q (smaller than the scores when the sequence is longer than the head size),
+the mask is added to the scores in place, then native softmax and matmul. Other float types run
+the same formula in numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..errors import OpError
+from ._util import FLOATS
+from .registry import register
+
+
+def _numpy_softmax(x, axis=-1):
+    e = np.subtract(x, np.max(x, axis=axis, keepdims=True))
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def _softmax_not_last(x, axis, legacy):
+    """The Softmax the pattern had, when its axis turned out not to be the last one at run time."""
+    if legacy:  # opset < 13: rows are the flattened dims from `axis` on
+        rows = int(np.prod(x.shape[:axis]))
+        return _numpy_softmax(x.reshape(rows, -1), 1).reshape(x.shape)
+    return _numpy_softmax(x, axis)
+
+
+@register("FusedAttention", domain="sparse_runtime", native=True, dtypes=FLOATS)
+def fused_attention(node, ctx):
+    scale = float(node.attrs.get("scale", 1.0))
+    powers = [int(p) for p in node.attrs.get("factor_powers", [])]
+    axis = int(node.attrs.get("axis", -1))
+    legacy = bool(node.attrs.get("legacy_softmax", 0))
+    if len(node.inputs) != 4 + len(powers):
+        raise OpError(node, f"expected {4 + len(powers)} inputs (Q, Kᵀ, V, mask, {len(powers)} factors), "
+                            f"got {len(node.inputs)}")
+
+    def kernel(inputs):
+        q, kt, v, mask = inputs[0], inputs[1], inputs[2], inputs[3]
+        s = scale
+        for f, p in zip(inputs[4:], powers):
+            if f is None or f.size != 1:
+                raise OpError(node, f"scale factor must hold one value, got shape {getattr(f, 'shape', None)}")
+            s *= float(f.reshape(())) ** p
+        if q.ndim < 2 or kt.ndim < 2 or v.ndim < 2:
+            raise OpError(node, f"Q, Kᵀ and V must be at least 2-D, got {q.shape}, {kt.shape}, {v.shape}")
+        dt = q.dtype
+        ndim = max(q.ndim, kt.ndim)
+        ax = axis + ndim if axis < 0 else axis
+        if not 0 <= ax < ndim:
+            raise OpError(node, f"softmax axis {axis} out of range for rank-{ndim} scores")
+        if ax != ndim - 1:
+            scores = np.matmul(q * dt.type(s), kt)
+            if mask is not None:
+                scores = scores + mask
+            return [np.matmul(_softmax_not_last(scores, ax, legacy), v).astype(dt, copy=False)]
+        if dt == np.float32 and kt.dtype == dt and v.dtype == dt and (mask is None or mask.dtype == dt):
+            if s != 1.0:
+                qs = np.empty(q.shape, np.float32)  # C-contiguous, as the native matmul wants it
+                np.multiply(q, np.float32(s), out=qs)
+            else:
+                qs = q
+            scores = kernels.matmul(qs, kt)
+            del qs
+            if mask is not None:
+                if np.broadcast_shapes(scores.shape, mask.shape) == scores.shape:
+                    scores += mask  # the scores are ours: add in place
+                else:
+                    scores = scores + mask
+            if scores.size == 0:
+                return [np.matmul(scores, v)]
+            probs = kernels.softmax(scores)
+            del scores
+            return [kernels.matmul(probs, v)]
+        scores = np.matmul(q * dt.type(s), kt)
+        if mask is not None:
+            scores = scores + mask
+        return [np.matmul(_numpy_softmax(scores), v).astype(dt, copy=False)]
+
+    return kernel
