@@ -51,6 +51,14 @@ def node_flops(node, in_shapes, out_shapes, initializers: Optional[dict] = None)
         out_ch = out0[1] if op == "PackedConv" else out0[-1]  # NCHW vs [..., N]
         dense = 2 * _size(out0) * _size(w_shape) // max(1, int(out_ch))
         return dense, int(round(dense * (1.0 - float(info.get("sparsity") or 0.0))))
+    if node.domain == LOWERED_DOMAIN and op == "FusedAttention":
+        q = in_shapes[0] if in_shapes else None
+        kt = in_shapes[1] if len(in_shapes) > 1 else None
+        if not q or not kt:
+            return 0, 0
+        scores = _size(out0[:-1]) * int(kt[-1])
+        dense = 2 * scores * int(q[-1]) + 2 * _size(out0) * int(kt[-1]) + 4 * scores  # QKᵀ, PV, softmax
+        return dense, dense
     if op in ("MatMul", "Gemm", "Conv"):
         a = in_shapes[0] if in_shapes else None
         w = in_shapes[1] if len(in_shapes) > 1 else None

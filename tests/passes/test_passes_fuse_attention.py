@@ -45,7 +45,7 @@ def _model(form="div", mask=True, mask_first=False, extra_output=None, axis=-1, 
     if extra_output:
         outs.append(helper.make_tensor_value_info(extra_output, dtype, None))
     g = helper.make_graph(nodes, "attn", ins, outs, initializer=inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
 def _feeds(mask=True, dt=np.float32, b=B, s=S):
