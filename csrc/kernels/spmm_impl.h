@@ -172,9 +172,34 @@ struct CsrBody {
   }
 };
 
+// One column (a single token or pixel, GEMV-like): memory bound on the packed weight, so walk
+// each row's nonzeros with four independent sums instead of one masked vector per nonzero.
+inline float csr_row_dot(const CsrView& a, int n, const float* B, ptrdiff_t ldb) {
+  float s[4] = {0.f, 0.f, 0.f, 0.f};
+  for (int pn = 0; pn < a.panels; ++pn) {
+    const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
+    int p = ptr[n];
+    const int end = ptr[n + 1];
+    for (; p + 3 < end; p += 4)
+      for (int q = 0; q < 4; ++q) s[q] += a.val[p + q] * B[static_cast<ptrdiff_t>(a.col[p + q]) * ldb];
+    for (; p < end; ++p) s[0] += a.val[p] * B[static_cast<ptrdiff_t>(a.col[p]) * ldb];
+  }
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+template <class T>
+void store_scalar(float* c, float v, float bias, Act act) {
+  const auto r = activate<T>(T::add(T::set1(v), T::set1(bias)), act);
+  T::store_n(c, r, 1);
+}
+
 template <class T, int NVMAX>
 void csr(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
          int m, const Epilogue& ep) {
+  if (m == 1) {
+    for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, csr_row_dot(a, n, B, ldb), bias_at(ep, n), ep.act);
+    return;
+  }
   for_each_chunk<T, NVMAX>(m, CsrBody<T>{a, n0, n1, B, ldb, C, ldc, ep});
 }
 
@@ -333,9 +358,36 @@ struct DenseBody {
   }
 };
 
+// One column through weight panels: 8 outputs per k, a plain loop the ISA's flags vectorise.
+inline void dense_panel_gemv(const DenseView& a, int n, const float* B, ptrdiff_t ldb, float out[kDensePanel]) {
+  constexpr int R = kDensePanel;
+  const float* panel = a.a + static_cast<ptrdiff_t>(n / R) * a.k * R;
+  float s0[R] = {}, s1[R] = {};
+  int k = 0;
+  for (; k + 1 < a.k; k += 2) {
+    const float x0 = B[k * ldb], x1 = B[(k + 1) * ldb];
+    for (int i = 0; i < R; ++i) {
+      s0[i] += panel[k * R + i] * x0;
+      s1[i] += panel[(k + 1) * R + i] * x1;
+    }
+  }
+  for (; k < a.k; ++k)
+    for (int i = 0; i < R; ++i) s0[i] += panel[k * R + i] * B[k * ldb];
+  for (int i = 0; i < R; ++i) out[i] = s0[i] + s1[i];
+}
+
 template <class T, int NVMAX>
 void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
            ptrdiff_t ldc, int m, const Epilogue& ep) {
+  if (m == 1 && a.lda == 0) {
+    for (int n = n0; n < n1; n += kDensePanel) {
+      float out[kDensePanel];
+      dense_panel_gemv(a, n, B, ldb, out);
+      for (int i = 0; i < std::min(kDensePanel, n1 - n); ++i)
+        store_scalar<T>(C + (n + i) * ldc, out[i], bias_at(ep, n + i), ep.act);
+    }
+    return;
+  }
   if (a.lda == 0)
     for_each_chunk<T, NVMAX>(m, DenseBody<T, true>{a, n0, n1, B, ldb, C, ldc, ep});
   else
