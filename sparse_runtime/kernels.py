@@ -189,9 +189,10 @@ def choose_format(weight_nk: np.ndarray, m: int, forced: str = "auto") -> Format
 
 
 def linear(x: np.ndarray, packed: PackedMatrix, bias: Optional[np.ndarray] = None,
-           act: str = "none", out: Optional[np.ndarray] = None) -> np.ndarray:
-    """Y[M, N] = act(X[M, K] · Wᵀ + bias) where ``packed`` holds W as [N, K]."""
-    return _native.linear(packed, x, bias, act, out)
+           act: str = "none", out: Optional[np.ndarray] = None,
+           residual: Optional[np.ndarray] = None) -> np.ndarray:
+    """Y[M, N] = act(X[M, K] · Wᵀ + bias + residual) where ``packed`` holds W as [N, K]."""
+    return _native.linear(packed, x, bias, act, out, residual)
 
 
 def spmm(packed: PackedMatrix, b: np.ndarray, bias: Optional[np.ndarray] = None,
@@ -202,10 +203,11 @@ def spmm(packed: PackedMatrix, b: np.ndarray, bias: Optional[np.ndarray] = None,
 
 def conv2d(groups: Sequence[PackedMatrix], x: np.ndarray, bias: Optional[np.ndarray],
            kernel_shape: Sequence[int], strides: Sequence[int], pads: Sequence[int],
-           dilations: Sequence[int], act: str = "none") -> np.ndarray:
-    """NCHW conv; ``groups[g]`` packs group g's weight as [Co/g, Ci/g*kh*kw]; pads = (t, l, b, r)."""
+           dilations: Sequence[int], act: str = "none", residual: Optional[np.ndarray] = None) -> np.ndarray:
+    """NCHW conv; ``groups[g]`` packs group g's weight as [Co/g, Ci/g*kh*kw]; pads = (t, l, b, r);
+    ``residual`` (the output's shape) is added before the activation."""
     return _native.conv2d(list(groups), x, bias, int(kernel_shape[0]), int(kernel_shape[1]),
-                          list(strides), list(pads), list(dilations), act)
+                          list(strides), list(pads), list(dilations), act, residual)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

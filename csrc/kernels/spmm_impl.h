@@ -66,6 +66,23 @@ inline typename T::V activate(typename T::V v, Act act) {
   return v;
 }
 
+// y = act(y + r) over a contiguous run (r may be null): the row-major side of a fused residual.
+template <class T>
+void add_activation(float* y, const float* r, ptrdiff_t count, Act act) {
+  ptrdiff_t i = 0;
+  for (; i + T::W <= count; i += T::W) {
+    auto v = T::load(y + i);
+    if (r) v = T::add(v, T::load(r + i));
+    T::store(y + i, activate<T>(v, act));
+  }
+  if (i < count) {
+    const int rest = static_cast<int>(count - i);
+    auto v = T::load_n(y + i, rest);
+    if (r) v = T::add(v, T::load_n(r + i, rest));
+    T::store_n(y + i, activate<T>(v, act), rest);
+  }
+}
+
 template <class T>
 void activation(float* x, ptrdiff_t count, Act act) {
   if (act == Act::kNone) return;
@@ -87,14 +104,17 @@ inline typename T::V load_chunk(const float* p, int v, int tail) {
 }
 
 template <class T, int NV, bool TAIL>
-inline void store_chunk(float* c, const typename T::V* acc, float bias, Act act, int tail) {
-  const auto b = T::set1(bias);
+inline void store_chunk(float* c, const typename T::V* acc, const Epilogue& ep, int n, int j0, int tail) {
+  const auto b = T::set1(ep.bias ? ep.bias[n] : 0.f);
+  const float* r = ep.residual ? ep.residual + n * ep.ldr + j0 : nullptr;
   for (int v = 0; v < NV; ++v) {
-    const auto r = activate<T>(T::add(acc[v], b), act);
+    auto x = T::add(acc[v], b);
+    if (r) x = T::add(x, load_chunk<T, NV, TAIL>(r, v, tail));
+    x = activate<T>(x, ep.act);
     if (TAIL && v == NV - 1)
-      T::store_n(c + v * T::W, r, tail);
+      T::store_n(c + v * T::W, x, tail);
     else
-      T::store(c + v * T::W, r);
+      T::store(c + v * T::W, x);
   }
 }
 
@@ -109,7 +129,6 @@ inline void for_each_chunk(int m, Body&& body) {
   if (j < m) body.template run<1, true>(j, m - j);
 }
 
-inline float bias_at(const Epilogue& ep, int n) { return ep.bias ? ep.bias[n] : 0.f; }
 
 // ---- CSR ----------------------------------------------------------------------------------
 
@@ -158,7 +177,7 @@ struct CsrBody {
         }
         for (int v = 0; v < NV; ++v) acc[v] = T::add(acc[v], acc2[v]);
         if (pn == last) {
-          store_chunk<T, NV, TAIL>(c, acc, bias_at(ep, n), ep.act, tail);
+          store_chunk<T, NV, TAIL>(c, acc, ep, n, j0, tail);
         } else {
           for (int v = 0; v < NV; ++v) {
             if (TAIL && v == NV - 1)
@@ -188,16 +207,17 @@ inline float csr_row_dot(const CsrView& a, int n, const float* B, ptrdiff_t ldb)
 }
 
 template <class T>
-void store_scalar(float* c, float v, float bias, Act act) {
-  const auto r = activate<T>(T::add(T::set1(v), T::set1(bias)), act);
-  T::store_n(c, r, 1);
+void store_scalar(float* c, float v, const Epilogue& ep, int n) {
+  v += ep.bias ? ep.bias[n] : 0.f;
+  if (ep.residual) v += ep.residual[n * ep.ldr];
+  T::store_n(c, activate<T>(T::set1(v), ep.act), 1);
 }
 
 template <class T, int NVMAX>
 void csr(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
          int m, const Epilogue& ep) {
   if (m == 1) {
-    for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, csr_row_dot(a, n, B, ldb), bias_at(ep, n), ep.act);
+    for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, csr_row_dot(a, n, B, ldb), ep, n);
     return;
   }
   for_each_chunk<T, NVMAX>(m, CsrBody<T>{a, n0, n1, B, ldb, C, ldc, ep});
@@ -232,7 +252,7 @@ struct Bsr4x1Body {
       }
       const int rows = std::min(kBsrRows, n1 - n);
       for (int i = 0; i < rows; ++i)
-        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], bias_at(ep, n + i), ep.act, tail);
+        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], ep, n + i, j0, tail);
     }
   }
 };
@@ -269,7 +289,7 @@ struct Bsr1x4Body {
             acc[v] = T::fmadd(wq, load_chunk<T, NV, TAIL>(b + q * ldb, v, tail), acc[v]);
         }
       }
-      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
+      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, ep, n, j0, tail);
     }
   }
 };
@@ -305,7 +325,7 @@ struct Nm24Body {
         const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
         for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(wp, load_chunk<T, NV, TAIL>(b, v, tail), acc[v]);
       }
-      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, bias_at(ep, n), ep.act, tail);
+      store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, ep, n, j0, tail);
     }
   }
 };
@@ -353,7 +373,7 @@ struct DenseBody {
         }
       }
       for (int i = 0; i < rows; ++i)
-        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], bias_at(ep, n + i), ep.act, tail);
+        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], ep, n + i, j0, tail);
     }
   }
 };
@@ -384,7 +404,7 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
       float out[kDensePanel];
       dense_panel_gemv(a, n, B, ldb, out);
       for (int i = 0; i < std::min(kDensePanel, n1 - n); ++i)
-        store_scalar<T>(C + (n + i) * ldc, out[i], bias_at(ep, n + i), ep.act);
+        store_scalar<T>(C + (n + i) * ldc, out[i], ep, n + i);
     }
     return;
   }

@@ -18,6 +18,7 @@ KernelTable make_table(TransposeFn transpose) {
   t.nm24 = &nm24<T, NV_ROW>;
   t.dense = &dense<T, NV_DENSE>;
   t.activation = &activation<T>;
+  t.add_activation = &add_activation<T>;
   t.transpose = transpose;
   t.softmax = &softmax<T>;
   t.layernorm = &layernorm<T>;

@@ -41,7 +41,7 @@ void im2col_row(const ConvShape& s, const float* image_channel, int i, int j, fl
 }  // namespace
 
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
-            float* y, const float* bias, Act act) {
+            float* y, const float* bias, Act act, const float* residual) {
   const int G = s.groups, cig = s.in_channels / G, cog = s.out_channels / G;
   const int kk = s.kernel_h * s.kernel_w, kg = cig * kk;
   const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w;
@@ -79,6 +79,10 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
         float* C = y + (static_cast<ptrdiff_t>(b0 + b) * s.out_channels + g * cog) * out_plane;
         problems.push_back({weights[g], B, direct ? out_plane : col_ld, C, out_plane, static_cast<int>(out_plane),
                             bias ? bias + g * cog : nullptr, {}});
+        if (residual) {  // same NCHW layout as y
+          problems.back().residual = residual + (C - y);
+          problems.back().ldr = out_plane;
+        }
       }
     spmm(problems, act);
   }

@@ -26,10 +26,14 @@ void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, 
   });
 }
 
-void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act) {
+void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act,
+            const float* residual) {
   const int n = a.rows(), k = a.cols();
-  if (m == 1) {
-    spmm({{&a, x, 1, y, 1, 1, bias, {}}}, act);
+  if (m == 1) {  // y is a single column: the kernels' own layout, residual included
+    SpmmProblem p{&a, x, 1, y, 1, 1, bias, {}};
+    p.residual = residual;
+    p.ldr = 1;
+    spmm({p}, act);
     return;
   }
   // The calling thread's scratch: no allocation (and no page faults) per run; rows padded to
@@ -50,8 +54,18 @@ void linear(const PackedMatrix& a, const float* x, int m, float* y, const float*
     transpose(x + static_cast<ptrdiff_t>(j0) * k, mt, k, k, xt_tile, kTokens);
     problems.push_back({&a, xt_tile, kTokens, yt + j0, ld, mt, bias, {}});
   }
-  spmm(problems, act);
+  // A residual lives in Y's row-major layout, so it is added after the transpose, with the
+  // activation, in one more pass over Y; without one the activation stays in the kernel epilogue.
+  spmm(problems, residual ? Act::kNone : act);
   transpose(yt, n, m, ld, y, n);
+  if (residual) {
+    const AddActFn add_act = active_kernels().add_activation;
+    const int64_t count = static_cast<int64_t>(m) * n, chunk = 1 << 14;
+    ThreadPool::instance().parallel_for((count + chunk - 1) / chunk, [&](int64_t c) {
+      const int64_t b = c * chunk;
+      add_act(y + b, residual + b, std::min(chunk, count - b), act);
+    });
+  }
 }
 
 }  // namespace sr

@@ -90,7 +90,7 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
 }
 
 void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
-  const Epilogue ep{pr.bias, act};
+  const Epilogue ep{pr.bias, act, pr.residual ? pr.residual + t.j0 : nullptr, pr.ldr};
   const float* B = pr.B + t.j0;
   float* C = pr.C + t.j0;
   const int m = t.j1 - t.j0;

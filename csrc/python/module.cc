@@ -133,8 +133,17 @@ py::array spmm(const PackedMatrix& a, const py::array& b, const py::object& bias
   return out;
 }
 
+// Optional residual: a float32 C-contiguous array of exactly `shape`, added before the activation.
+const float* residual_in(const py::object& residual, const std::vector<py::ssize_t>& shape) {
+  if (residual.is_none()) return nullptr;
+  py::array r = py::reinterpret_borrow<py::array>(residual);
+  const float* p = f32_in(r, "residual", static_cast<int>(shape.size()));
+  for (size_t i = 0; i < shape.size(); ++i) expect_dim(r, static_cast<int>(i), shape[i], "residual", "output shape");
+  return p;
+}
+
 py::array linear(const PackedMatrix& a, const py::array& x, const py::object& bias, const std::string& act,
-                 py::object out_obj) {
+                 py::object out_obj, const py::object& residual) {
   const float* X = f32_in(x, "x", 2);
   expect_dim(x, 1, a.cols(), "x", "input features K of the weight");
   const float* bp = bias_in(bias, a.rows());
@@ -144,10 +153,12 @@ py::array linear(const PackedMatrix& a, const py::array& x, const py::object& bi
   float* Y = f32_out(out, "out", 2);
   expect_dim(out, 0, m, "out", "rows of x");
   expect_dim(out, 1, a.rows(), "out", "output features N");
+  const float* R = residual_in(residual, {m, a.rows()});
+  if (R && R == Y) throw py::value_error("out must not be the residual array");
   if (m == 0 || a.rows() == 0) return out;
   {
     py::gil_scoped_release nogil;
-    sr::linear(a, X, m, Y, bp, ac);
+    sr::linear(a, X, m, Y, bp, ac, R);
   }
   return out;
 }
@@ -162,7 +173,7 @@ int positive(py::handle seq, size_t i, const char* what, bool allow_zero) {
 
 py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::array& x, const py::object& bias,
                  int kernel_h, int kernel_w, py::sequence strides, py::sequence pads, py::sequence dilations,
-                 const std::string& act) {
+                 const std::string& act, const py::object& residual) {
   const float* X = f32_in(x, "x", 4);
   const int G = static_cast<int>(weights.size());
   if (G < 1) throw py::value_error("conv2d: no weight groups");
@@ -204,11 +215,12 @@ py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::arra
   s.out_w = static_cast<int>(span_w / s.stride_w + 1);
   const float* bp = bias_in(bias, s.out_channels);
   const auto ac = parse_act(act);
+  const float* R = residual_in(residual, {s.batch, s.out_channels, s.out_h, s.out_w});
   auto out = new_f32({s.batch, s.out_channels, s.out_h, s.out_w});
   float* Y = out.mutable_data();
   if (s.batch > 0) {
     py::gil_scoped_release nogil;
-    sr::conv2d(weights, s, X, Y, bp, ac);
+    sr::conv2d(weights, s, X, Y, bp, ac, R);
   }
   return out;
 }
@@ -347,9 +359,10 @@ PYBIND11_MODULE(_native, m) {
   m.def("from_csr", &from_csr, py::arg("n"), py::arg("k"), py::arg("indptr"), py::arg("indices"), py::arg("data"));
   m.def("spmm", &spmm, py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("act") = "none");
   m.def("linear", &linear, py::arg("a"), py::arg("x"), py::arg("bias") = py::none(), py::arg("act") = "none",
-        py::arg("out") = py::none());
+        py::arg("out") = py::none(), py::arg("residual") = py::none());
   m.def("conv2d", &conv2d, py::arg("weights"), py::arg("x"), py::arg("bias"), py::arg("kernel_h"),
-        py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none");
+        py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none",
+        py::arg("residual") = py::none());
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
   m.def("softmax", &softmax_lastdim, py::arg("x"), "Softmax over the last axis (float32, C-contiguous).");

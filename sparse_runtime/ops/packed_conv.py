@@ -25,6 +25,15 @@ def _auto_pads(auto_pad: str, in_hw, kernel, strides, dilations):
     return begin + end
 
 
+def _out_shape(x_shape, groups, kernel, strides, pads, dilations):
+    """NCHW output shape of the 2-D convolution (pads = top, left, bottom, right)."""
+    out = [x_shape[0], sum(g.shape[0] for g in groups)]
+    for i in range(2):
+        span = x_shape[2 + i] + pads[i] + pads[2 + i] - ((kernel[i] - 1) * dilations[i] + 1)
+        out.append(span // strides[i] + 1)
+    return tuple(out)
+
+
 @register("PackedConv", domain="sparse_runtime", native=True)
 def packed_conv(node, ctx):
     groups = node.attrs["weights"]
@@ -56,10 +65,24 @@ def packed_conv(node, ctx):
         p = pads
         if auto_pad not in ("NOTSET", ""):
             p = _auto_pads(auto_pad, x4.shape[2:], kernel_shape, strides, dilations)
+        r = inputs[1] if len(inputs) > 1 else None
+        r4 = None if r is None or r.ndim != spatial + 2 else (r if spatial == 2 else r[:, :, None, :])
+        # The kernel adds a residual of exactly the output's shape; one that broadcasts or
+        # promotes is added the ONNX way afterwards, then activated.
+        fused = r4 is not None and r4.dtype == np.float32 and \
+            r4.shape == _out_shape(x4.shape, groups, kernel_shape, strides, p, dilations)
         try:
-            y = kernels.conv2d(groups, x4, bias, kernel_shape, strides, p, dilations, act)
+            y = kernels.conv2d(groups, x4, bias, kernel_shape, strides, p, dilations,
+                               act if r is None or fused else "none",
+                               residual=np.ascontiguousarray(r4) if fused else None)
         except ValueError as e:
             raise OpError(node, str(e)) from None
-        return [y if spatial == 2 else y[:, :, 0, :]]
+        y = y if spatial == 2 else y[:, :, 0, :]
+        if r is not None and not fused:
+            y = np.ascontiguousarray(y + r)
+            if y.dtype != np.float32:
+                raise OpError(node, f"residual '{node.inputs[1]}' has dtype {r.dtype}, expected float32")
+            kernels.activation_(y, act)
+        return [y]
 
     return kernel

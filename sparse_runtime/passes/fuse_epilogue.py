@@ -1,5 +1,5 @@
-"""Fuse what follows a packed layer into the kernel's epilogue: a per-output bias Add, then one
-activation (Relu, Gelu, or GELU as torch.onnx.export decomposes it: x * 0.5 * (1 + erf(x / √2)),
+"""Fuse what follows a packed layer into the kernel's epilogue: a per-output bias Add, then a
+residual Add of a computed tensor of the output's shape, then one activation (Relu, Gelu, or GELU as torch.onnx.export decomposes it: x * 0.5 * (1 + erf(x / √2)),
 x / √2 also as x * 0.7071, the three-way product in any order, and the tanh form
 0.5 * x * (1 + tanh(√(2/π) * (x + 0.044715 * x³))) with x³ as Pow(x, 3) or x * (x * x)).
 
@@ -70,6 +70,27 @@ def _fuse_bias(chain: _Chain, packed: Node) -> Optional[set]:
     old = packed.attrs.get("bias")
     packed.attrs["bias"] = bias if old is None else (old + bias).astype(np.float32)
     packed.outputs = [add.outputs[0]]
+    return {id(add)}
+
+
+def _fuse_residual(chain: _Chain, packed: Node) -> Optional[set]:
+    """Add(packed, r) with r a computed tensor (a residual connection) becomes a second input of
+    the packed node, added in its epilogue before the activation (ResNet's Add -> Relu, BERT's
+    dense + residual -> LayerNorm). The packed node moves to the Add's place, after r exists."""
+    if len(packed.inputs) > 1 or packed.attrs["activation"] != "none":
+        return None
+    add = chain.only_consumer(packed.outputs[0])
+    if add is None or add.op_type != "Add" or add.domain not in ("", "ai.onnx"):
+        return None
+    other = chain.other_input(add, packed.outputs[0])
+    if not other or other in chain.g.initializers:
+        return None
+    info = chain.g.value_info.get(other)
+    if info is not None and info.dtype is not None and info.dtype != np.float32:
+        return None
+    packed.inputs = packed.inputs + [other]
+    packed.outputs = [add.outputs[0]]
+    chain.g.nodes = [packed if n is add else n for n in chain.g.nodes if n is not packed]
     return {id(add)}
 
 
@@ -218,7 +239,7 @@ def _fuse_activation(chain: _Chain, packed: Node) -> Optional[set]:
 
 def fuse_epilogue(graph: Graph, ctx: PassContext) -> Graph:
     g = graph.copy()
-    for step in (_fuse_bias, _fuse_activation):
+    for step in (_fuse_bias, _fuse_residual, _fuse_activation):
         chain = _Chain(g)
         removed: set = set()
         for node in g.nodes:

@@ -64,3 +64,21 @@ def test_conv2d_rejects_bad_shapes():
         kernels.conv2d(mats, x, None, (3, 3), (1, 1), (-1, 0, 0, 0), (1, 1))
     with pytest.raises(ValueError, match="bias"):
         kernels.conv2d(mats, x, np.ones(3, np.float32), (3, 3), (1, 1), (0, 0, 0, 0), (1, 1))
+
+
+@pytest.mark.parametrize("isa", kernels.supported_isas())
+@pytest.mark.parametrize("spec", [CONVS[0], CONVS[2], CONVS[4]], ids=["1x1", "3x3s2", "depthwise"])
+def test_conv2d_residual_then_relu(isa, spec):
+    batch, cin, h, w_, cout, kh, kw, stride, pads, dilation, group = spec
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((batch, cin, h, w_)).astype(np.float32)
+    w = rng.standard_normal((cout, cin // group, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    plain = reference_conv(x, w, b, stride, pads, dilation, group).astype(np.float64)
+    r = rng.standard_normal(plain.shape).astype(np.float32)
+    cog = cout // group
+    with kernels.force_isa(isa):
+        for fmt in ("dense", "csr"):
+            mats = [kernels.pack(w[g * cog:(g + 1) * cog].reshape(cog, -1), fmt) for g in range(group)]
+            got = kernels.conv2d(mats, x, b, (kh, kw), stride, pads, dilation, "relu", residual=r)
+            assert_close(got, np.maximum(plain + r, 0), f"{isa}/{fmt}")

@@ -143,3 +143,44 @@ def test_non_constant_weight_is_left_to_numpy():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     eng = Engine(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
     assert _ops(eng) == ["MatMul"] and eng.report() == []
+
+
+def test_residual_add_and_relu_fuse_into_the_conv_even_when_the_shortcut_comes_later():
+    # ResNet's projection block as exporters order it: main branch first, shortcut conv after.
+    w1, w2 = _sparse((8, 4, 3, 3), 0.4), _sparse((8, 4, 1, 1), 0.6)
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["main"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["x", "w2"], ["short"]),
+             helper.make_node("Add", ["main", "short"], ["sum"]),
+             helper.make_node("Relu", ["sum"], ["y"])]
+    eng = _check(_model(nodes, [_const("w1", w1), _const("w2", w2)], [2, 4, 6, 6]),
+                 RNG.standard_normal((2, 4, 6, 6)).astype(np.float32))
+    assert _ops(eng) == ["PackedConv", "PackedConv"]
+    last = eng.graph.nodes[-1]
+    assert len(last.inputs) == 2 and last.attrs["activation"] == "relu"
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("tokens", [1, 5, 70])
+def test_residual_add_fuses_into_matmul(fmt, tokens):
+    w, b = _sparse((16, 16)), RNG.standard_normal(16).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "b"], ["hb"]),
+             helper.make_node("Add", ["x", "hb"], ["r"]), helper.make_node("Relu", ["r"], ["y"])]
+    eng = _check(_model(nodes, [_const("w", w), _const("b", b)], [tokens, 16]),
+                 RNG.standard_normal((tokens, 16)).astype(np.float32), options={"weight_format": fmt})
+    assert _ops(eng) == ["PackedMatMul"]
+    (node,) = eng.graph.nodes
+    assert node.inputs == ["x", "x"] and node.attrs["activation"] == "relu"
+
+
+def test_broadcasting_residual_still_matches():
+    w = _sparse((16, 16))
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Add", ["h", "r"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 16]),
+         helper.make_tensor_value_info("r", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[_const("w", w)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x, r = RNG.standard_normal((3, 16)).astype(np.float32), RNG.standard_normal((1, 16)).astype(np.float32)
+    got = Engine(model).run([x, r])[0]
+    want = ReferenceEvaluator(model).run(None, {"x": x, "r": r})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

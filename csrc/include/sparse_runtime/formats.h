@@ -31,9 +31,12 @@ enum class Act : int { kNone = 0, kRelu = 1, kGeluErf = 2, kGeluTanh = 3 };
 
 enum class Format : int { kDense = 0, kCsr = 1, kBsr4x1 = 2, kBsr1x4 = 3, kNm24 = 4 };
 
+// Applied as each output is stored: act(sum + bias[n] + residual[n][j]).
 struct Epilogue {
   const float* bias;  // indexed by output row n; may be null
   Act act;
+  const float* residual = nullptr;  // laid out like C with row stride ldr; may be null
+  ptrdiff_t ldr = 0;
 };
 
 struct CsrView {

@@ -27,6 +27,8 @@ using LayerNormFn = void (*)(const float* x, float* y, int rows, int cols, const
                              const float* beta, float eps);
 // In-place activation over a contiguous run (used where no kernel epilogue can absorb it).
 using ActFn = void (*)(float* x, ptrdiff_t count, Act act);
+// y = act(y + r) in place (r may be null).
+using AddActFn = void (*)(float* y, const float* r, ptrdiff_t count, Act act);
 
 struct KernelTable {
   const char* isa;
@@ -37,6 +39,7 @@ struct KernelTable {
   Nm24Fn nm24;
   DenseFn dense;
   ActFn activation;
+  AddActFn add_activation;
   TransposeFn transpose;
   SoftmaxFn softmax;
   LayerNormFn layernorm;

@@ -19,13 +19,17 @@ struct SpmmProblem {
   int m;
   const float* bias;
   DenseView plain;
+  const float* residual = nullptr;  // added before the activation; laid out like C, stride ldr
+  ptrdiff_t ldr = 0;
 };
 
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
 void spmm(const std::vector<SpmmProblem>& problems, Act act);
 
 // Y[M][N] = act(X[M][K] · Aᵀ + bias) for row-major X and Y (a MatMul whose weight W = Aᵀ).
-void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act);
+// `residual` (row-major like Y, may be null) is added before the activation.
+void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act,
+            const float* residual = nullptr);
 
 struct ConvShape {
   int batch, in_channels, in_h, in_w;
@@ -35,7 +39,7 @@ struct ConvShape {
 
 // NCHW convolution; weights[g] is group g's [Co/g][Ci/g * kh * kw] matrix.
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
-            float* y, const float* bias, Act act);
+            float* y, const float* bias, Act act, const float* residual = nullptr);
 
 // C[b] = A[b] · B[b] for row-major A[b] (M x K), B[b] (K x N), C[b] (M x N); a batch stride of 0
 // broadcasts that operand. Activation x activation products (attention) run here, not in BLAS,
