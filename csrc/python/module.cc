@@ -56,13 +56,16 @@ sr::Act parse_act(const std::string& name) {
   throw py::value_error("unknown activation '" + name + "': expected none, relu, gelu_erf or gelu_tanh");
 }
 
-const float* bias_in(const py::object& bias, py::ssize_t n) {
-  if (bias.is_none()) return nullptr;
-  py::array b = py::reinterpret_borrow<py::array>(bias);
-  const float* p = f32_in(b, "bias", 1);
-  expect_dim(b, 0, n, "bias", "output channels");
+// None, or a float32 vector of exactly n values.
+const float* optional_vector(const py::object& v, py::ssize_t n, const char* what, const char* meaning) {
+  if (v.is_none()) return nullptr;
+  py::array a = py::reinterpret_borrow<py::array>(v);
+  const float* p = f32_in(a, what, 1);
+  expect_dim(a, 0, n, what, meaning);
   return p;
 }
+
+const float* bias_in(const py::object& bias, py::ssize_t n) { return optional_vector(bias, n, "bias", "output channels"); }
 
 py::array_t<float> new_f32(std::vector<py::ssize_t> shape) { return py::array_t<float>(shape); }
 
@@ -254,45 +257,40 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
   return out;
 }
 
-// x viewed as rows of its last `cols` elements (C-contiguous float32); returns a new array.
-py::array softmax_lastdim(const py::array& x) {
+// A float32 C-contiguous array seen as rows of its last dimension, with a new output like it.
+struct Rows {
+  const float* x;
+  int rows, cols;
+  py::array_t<float> out;
+};
+
+Rows rows_of(const py::array& x, const char* op) {
   const float* X = f32_in(x, "x", static_cast<int>(x.ndim()));
-  if (x.ndim() < 1) throw py::value_error("softmax: x must have at least one dimension");
+  if (x.ndim() < 1) throw py::value_error(std::string(op) + ": x must have at least one dimension");
   const py::ssize_t cols = x.shape(x.ndim() - 1);
-  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-  auto out = new_f32(shape);
-  if (x.size() == 0) return out;
-  float* Y = out.mutable_data();
-  const int rows = static_cast<int>(x.size() / cols);
+  Rows r{X, cols ? static_cast<int>(x.size() / cols) : 0, static_cast<int>(cols),
+         new_f32(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()))};
+  return r;
+}
+
+py::array softmax_lastdim(const py::array& x) {
+  Rows r = rows_of(x, "softmax");
+  if (x.size() == 0) return r.out;
+  float* Y = r.out.mutable_data();
   py::gil_scoped_release nogil;
-  sr::softmax_rows(X, Y, rows, static_cast<int>(cols));
-  return out;
+  sr::softmax_rows(r.x, Y, r.rows, r.cols);
+  return r.out;
 }
 
 py::array layernorm_lastdim(const py::array& x, const py::object& gamma, const py::object& beta, float eps) {
-  const float* X = f32_in(x, "x", static_cast<int>(x.ndim()));
-  if (x.ndim() < 1) throw py::value_error("layernorm: x must have at least one dimension");
-  const py::ssize_t cols = x.shape(x.ndim() - 1);
-  const float* G = nullptr;
-  const float* B = nullptr;
-  if (!gamma.is_none()) {
-    py::array g = py::reinterpret_borrow<py::array>(gamma);
-    G = f32_in(g, "scale", 1);
-    expect_dim(g, 0, cols, "scale", "normalised size");
-  }
-  if (!beta.is_none()) {
-    py::array b = py::reinterpret_borrow<py::array>(beta);
-    B = f32_in(b, "bias", 1);
-    expect_dim(b, 0, cols, "bias", "normalised size");
-  }
-  std::vector<py::ssize_t> shape(x.shape(), x.shape() + x.ndim());
-  auto out = new_f32(shape);
-  if (x.size() == 0) return out;
-  float* Y = out.mutable_data();
-  const int rows = static_cast<int>(x.size() / cols);
+  Rows r = rows_of(x, "layernorm");
+  const float* G = optional_vector(gamma, r.cols, "scale", "normalised size");
+  const float* B = optional_vector(beta, r.cols, "bias", "normalised size");
+  if (x.size() == 0) return r.out;
+  float* Y = r.out.mutable_data();
   py::gil_scoped_release nogil;
-  sr::layernorm_rows(X, Y, rows, static_cast<int>(cols), G, B, eps);
-  return out;
+  sr::layernorm_rows(r.x, Y, r.rows, r.cols, G, B, eps);
+  return r.out;
 }
 
 void activation_inplace(py::array& x, const std::string& act) {

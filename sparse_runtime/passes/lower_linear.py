@@ -119,7 +119,7 @@ def _lower_conv(graph: Graph, node: Node, ctx: PassContext) -> Optional[Node]:
     pixels = _static_size(graph, node.outputs[0], slice(2, None)) or DEFAULT_PIXELS
     whole = w.reshape(co, -1)
     # One format for all groups, chosen on the first group (groups share shape and statistics).
-    choice = kernels.choose_format(mats[0], pixels, ctx.weight_format) if cog >= 8 else None
+    choice = kernels.choose_format(mats[0], pixels, ctx.weight_format, layout="channels") if cog >= 8 else None
     if choice is None:  # a handful of outputs per group: dense panels of 8 would waste most lanes
         choice = kernels.FormatChoice("csr", {}, "modelled: fewer than 8 outputs per group")
     packed = [kernels.pack(m, choice.format) for m in mats]

@@ -6,20 +6,11 @@ import numpy as np
 import pytest
 
 from sparse_runtime.models.prune import magnitude_mask, prune, sparsity_of
+from sparse_runtime.testing.layouts import canon
 
 
 def rnd(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-
-
-def canon(a, layout):
-    """[out, taps, in] view, written independently of the implementation under test."""
-    if layout == "KN":
-        return a.T[:, None, :]
-    if layout == "NK":
-        return a[:, None, :]
-    co, ci, kh, kw = a.shape
-    return a.transpose(0, 2, 3, 1).reshape(co, kh * kw, ci)
 
 
 CASES = [("KN", (64, 96)), ("NK", (96, 64)), ("OIHW", (32, 16, 3, 3)), ("OIHW", (64, 32, 1, 1))]

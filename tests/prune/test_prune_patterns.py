@@ -11,18 +11,9 @@ from sparse_runtime.prune.allocate import allocate_global
 from sparse_runtime.prune.calibration import LayerStats
 from sparse_runtime.prune.methods import get
 from sparse_runtime.prune.patterns import PATTERNS, canonical, mask_from_scores
+from sparse_runtime.testing.layouts import canon
 
 CASES = [("KN", (64, 48)), ("NK", (48, 64)), ("OIHW", (16, 8, 3, 3)), ("OIHW", (12, 6, 3, 3))]
-
-
-def canon(a, layout):
-    """[out, taps, in], written independently of the implementation under test."""
-    if layout == "KN":
-        return a.T[:, None, :]
-    if layout == "NK":
-        return a[:, None, :]
-    co, ci, kh, kw = a.shape
-    return a.transpose(0, 2, 3, 1).reshape(co, kh * kw, ci)
 
 
 def check_pattern(keep, pattern, sparsity, layout, per_output=False):
