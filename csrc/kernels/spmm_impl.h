@@ -118,6 +118,18 @@ inline void store_chunk(float* c, const typename T::V* acc, const Epilogue& ep, 
   }
 }
 
+// What every microkernel body reads: the packed weight's view, its row range, B, C and epilogue.
+template <class View>
+struct KernelArgs {
+  const View& a;
+  int n0, n1;
+  const float* B;
+  ptrdiff_t ldb;
+  float* C;
+  ptrdiff_t ldc;
+  const Epilogue& ep;
+};
+
 // Calls body.template run<NV, TAIL>(j0, tail) over m columns: full chunks of NVMAX vectors, then
 // single vectors, then one partial vector. Keeps every kernel's column tiling identical.
 template <class T, int NVMAX, class Body>
@@ -133,14 +145,7 @@ inline void for_each_chunk(int m, Body&& body) {
 // ---- CSR ----------------------------------------------------------------------------------
 
 template <class T>
-struct CsrBody {
-  const CsrView& a;
-  int n0, n1;
-  const float* B;
-  ptrdiff_t ldb;
-  float* C;
-  ptrdiff_t ldc;
-  const Epilogue& ep;
+struct CsrBody : KernelArgs<CsrView> {
   template <int NV, bool TAIL>
   void run(int j0, int tail) const {
     // Locals, not members, in the hot loop: keeps the base pointer and stride in registers.
@@ -220,20 +225,13 @@ void csr(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float*
     for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, csr_row_dot(a, n, B, ldb), ep, n);
     return;
   }
-  for_each_chunk<T, NVMAX>(m, CsrBody<T>{a, n0, n1, B, ldb, C, ldc, ep});
+  for_each_chunk<T, NVMAX>(m, CsrBody<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 
 // ---- BSR 4x1: one activation load feeds four outputs ---------------------------------------
 
 template <class T>
-struct Bsr4x1Body {
-  const Bsr4x1View& a;
-  int n0, n1;
-  const float* B;
-  ptrdiff_t ldb;
-  float* C;
-  ptrdiff_t ldc;
-  const Epilogue& ep;
+struct Bsr4x1Body : KernelArgs<Bsr4x1View> {
   template <int NV, bool TAIL>
   void run(int j0, int tail) const {
     for (int n = n0; n < n1; n += kBsrRows) {
@@ -260,20 +258,13 @@ struct Bsr4x1Body {
 template <class T, int NVMAX>
 void bsr4x1(const Bsr4x1View& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
             ptrdiff_t ldc, int m, const Epilogue& ep) {
-  for_each_chunk<T, NVMAX>(m, Bsr4x1Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
+  for_each_chunk<T, NVMAX>(m, Bsr4x1Body<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 
 // ---- BSR 1x4: one index per four consecutive k --------------------------------------------
 
 template <class T>
-struct Bsr1x4Body {
-  const Bsr1x4View& a;
-  int n0, n1;
-  const float* B;
-  ptrdiff_t ldb;
-  float* C;
-  ptrdiff_t ldc;
-  const Epilogue& ep;
+struct Bsr1x4Body : KernelArgs<Bsr1x4View> {
   template <int NV, bool TAIL>
   void run(int j0, int tail) const {
     for (int n = n0; n < n1; ++n) {
@@ -297,20 +288,13 @@ struct Bsr1x4Body {
 template <class T, int NVMAX>
 void bsr1x4(const Bsr1x4View& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
             ptrdiff_t ldc, int m, const Epilogue& ep) {
-  for_each_chunk<T, NVMAX>(m, Bsr1x4Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
+  for_each_chunk<T, NVMAX>(m, Bsr1x4Body<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 
 // ---- N:M 2:4: two values per group of four k, offsets in a byte -----------------------------
 
 template <class T>
-struct Nm24Body {
-  const Nm24View& a;
-  int n0, n1;
-  const float* B;
-  ptrdiff_t ldb;
-  float* C;
-  ptrdiff_t ldc;
-  const Epilogue& ep;
+struct Nm24Body : KernelArgs<Nm24View> {
   template <int NV, bool TAIL>
   void run(int j0, int tail) const {
     const int half = a.k / 2;
@@ -333,7 +317,7 @@ struct Nm24Body {
 template <class T, int NVMAX>
 void nm24(const Nm24View& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
           ptrdiff_t ldc, int m, const Epilogue& ep) {
-  for_each_chunk<T, NVMAX>(m, Nm24Body<T>{a, n0, n1, B, ldb, C, ldc, ep});
+  for_each_chunk<T, NVMAX>(m, Nm24Body<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 
 // ---- dense: 8 outputs x NV vectors register tile ------------------------------------------
@@ -342,14 +326,7 @@ void nm24(const Nm24View& a, int n0, int n1, const float* B, ptrdiff_t ldb, floa
 // k; rows past n1 point at row n0 (valid memory, results discarded) so nothing reads out of bounds.
 
 template <class T, bool PANEL>
-struct DenseBody {
-  const DenseView& a;
-  int n0, n1;
-  const float* B;
-  ptrdiff_t ldb;
-  float* C;
-  ptrdiff_t ldc;
-  const Epilogue& ep;
+struct DenseBody : KernelArgs<DenseView> {
   template <int NV, bool TAIL>
   void run(int j0, int tail) const {
     constexpr int R = kDensePanel;
@@ -409,9 +386,9 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
     return;
   }
   if (a.lda == 0)
-    for_each_chunk<T, NVMAX>(m, DenseBody<T, true>{a, n0, n1, B, ldb, C, ldc, ep});
+    for_each_chunk<T, NVMAX>(m, DenseBody<T, true>{{a, n0, n1, B, ldb, C, ldc, ep}});
   else
-    for_each_chunk<T, NVMAX>(m, DenseBody<T, false>{a, n0, n1, B, ldb, C, ldc, ep});
+    for_each_chunk<T, NVMAX>(m, DenseBody<T, false>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 
 }  // namespace impl
