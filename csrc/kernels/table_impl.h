@@ -11,7 +11,6 @@ template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE>
 KernelTable make_table(TransposeFn transpose) {
   KernelTable t;
   t.isa = T::kName;
-  t.m_tile = NV_ROW * T::W;
   t.csr = &csr<T, NV_ROW>;
   t.bsr4x1 = &bsr4x1<T, NV_BLOCK4>;
   t.bsr1x4 = &bsr1x4<T, NV_ROW>;

@@ -39,20 +39,19 @@ void linear(const PackedMatrix& a, const float* x, int m, float* y, const float*
   // The calling thread's scratch: no allocation (and no page faults) per run; rows padded to
   // whole cache lines so the kernels' vector loads never straddle two.
   thread_local Scratch xt_buf, yt_buf;
-  // Xᵀ is stored tile-major, [tile][k][kTokens]: a kernel's slice of activations is then one
+  // Xᵀ is stored tile-major, [tile][k][kColumnTile]: a kernel's slice of activations is then one
   // contiguous block. With plain rows of 128+ tokens the 512-byte stride folds a CSR k-panel onto
   // half of L1's sets and the panel thrashes (measured: 2 threads took 0.72 ms instead of 0.5).
-  constexpr int kTokens = 64;
-  const int tiles = (m + kTokens - 1) / kTokens;
+  const int tiles = (m + kColumnTile - 1) / kColumnTile;
   const ptrdiff_t ld = aligned_stride(m);
-  float* xt = xt_buf.floats(static_cast<size_t>(tiles) * k * kTokens);
+  float* xt = xt_buf.floats(static_cast<size_t>(tiles) * k * kColumnTile);
   float* yt = yt_buf.floats(static_cast<size_t>(n) * ld);
   std::vector<SpmmProblem> problems;
   for (int t = 0; t < tiles; ++t) {
-    const int j0 = t * kTokens, mt = std::min(kTokens, m - j0);
-    float* xt_tile = xt + static_cast<size_t>(t) * k * kTokens;
-    transpose(x + static_cast<ptrdiff_t>(j0) * k, mt, k, k, xt_tile, kTokens);
-    problems.push_back({&a, xt_tile, kTokens, yt + j0, ld, mt, bias, {}});
+    const int j0 = t * kColumnTile, mt = std::min(kColumnTile, m - j0);
+    float* xt_tile = xt + static_cast<size_t>(t) * k * kColumnTile;
+    transpose(x + static_cast<ptrdiff_t>(j0) * k, mt, k, k, xt_tile, kColumnTile);
+    problems.push_back({&a, xt_tile, kColumnTile, yt + j0, ld, mt, bias, {}});
   }
   // A residual lives in Y's row-major layout, so it is added after the transpose, with the
   // activation, in one more pass over Y; without one the activation stays in the kernel epilogue.

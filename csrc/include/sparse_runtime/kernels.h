@@ -32,7 +32,6 @@ using AddActFn = void (*)(float* y, const float* r, ptrdiff_t count, Act act);
 
 struct KernelTable {
   const char* isa;
-  int m_tile;  // columns one kernel call handles best (the op layer tiles m by this)
   CsrFn csr;
   Bsr4x1Fn bsr4x1;
   Bsr1x4Fn bsr1x4;

@@ -9,6 +9,10 @@
 
 namespace sr {
 
+// Columns (tokens or pixels) per task: 4 AVX-512 vectors. linear() lays its transposed input out
+// in tiles of this width, so each task's activations are one contiguous block.
+constexpr int kColumnTile = 64;
+
 // One independent product C[N][m] = act(A · B + bias), channels-major (formats.h, item 2).
 struct SpmmProblem {
   const PackedMatrix* a;  // null: use `plain`, an unpacked row-major A (batched MatMul)
