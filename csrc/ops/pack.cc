@@ -171,12 +171,12 @@ PackedMatrix PackedMatrix::from_csr(int n, int k, const int32_t* row_ptr, const 
 
 void PackedMatrix::make_panels() {
   // Panels of 64 k (16 KiB of activations for a 64-column tile) when rows are dense; sparser rows
-  // get wider panels so each row keeps ~10 nonzeros per panel to amortise the partial-sum round
-  // trip through C. Measured on 3072x768 at 128 columns (single core, GFLOP/s on nonzeros):
-  // density 0.05: 24 / 45 / 52 at 64 / 128 / 256; 0.1: 43 / 58 / 58; 0.5: 72 / 60 / 51; one
-  // unpanelled pass: 51, 52, 50.
+  // get wider panels so each row keeps ~10-20 nonzeros per panel, amortising the partial-sum round
+  // trip through C and the loop exit. Measured on 768x3072, one 64-column tile, one core, GFLOP/s
+  // on nonzeros at kblock 64 / 128 / 192 / 256: density 0.05: 40 / 60 / 63 / 65; 0.1: 56 / 70 /
+  // 72 / 71; 0.2: 71 / 76 / 77 / 73; 0.3: 73 / 80 / 78 / 71; 0.5 (older run): 72 / 60 / - / 51.
   const double density = n_ && k_ ? static_cast<double>(col_.size()) / (static_cast<double>(n_) * k_) : 1.0;
-  kblock_ = density < 0.07 ? 256 : density < 0.15 ? 128 : 64;
+  kblock_ = density < 0.07 ? 256 : density < 0.15 ? 192 : density < 0.35 ? 128 : 64;
   if (k_ <= kblock_ * 3 / 2) kblock_ = std::max(k_, 1);
   panels_ = (k_ + kblock_ - 1) / kblock_;
   if (panels_ < 1) panels_ = 1;
