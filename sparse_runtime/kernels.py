@@ -250,6 +250,30 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _native.matmul(full_or_single(a), full_or_single(b)).reshape(out_shape)
 
 
+def _unit_last(x: np.ndarray) -> np.ndarray:
+    """x itself when its last axis is contiguous (any other strides are fine), else a copy."""
+    return x if x.shape[-1] <= 1 or x.strides[-1] == x.itemsize else np.ascontiguousarray(x)
+
+
+def attention(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: Optional[np.ndarray] = None,
+              scale: float = 1.0) -> Optional[np.ndarray]:
+    """softmax(scale · q @ kt + mask) @ v for float32 operands of rank 2 to 4 (numpy broadcasting
+    over the leading dims), fused per head on the native pool. Transposed views (a head split
+    and Kᵀ) are read in place. Returns None where the fused kernel does not apply (rank > 4, an
+    empty operand, a mask that broadcasts along keys or has more dims): callers take the unfused path."""
+    ops = (q, kt, v) if mask is None else (q, kt, v, mask)
+    if any(x.ndim < 2 or x.ndim > 4 or x.size == 0 for x in ops):
+        return None
+    if mask is not None and (mask.shape[-1] != kt.shape[-1] or mask.shape[-2] not in (1, q.shape[-2])):
+        return None
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in ops))
+    if kt.strides[-1] != 4 and kt.strides[-2] != 4:
+        kt = np.ascontiguousarray(kt)
+    out = _native.attention(_unit_last(q), kt, _unit_last(v), None if mask is None else _unit_last(mask),
+                            float(scale))
+    return out.reshape(batch + out.shape[-2:])
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis of a float32 array (a new array)."""
     return _native.softmax(np.ascontiguousarray(x))

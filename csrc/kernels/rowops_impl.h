@@ -9,29 +9,40 @@
 namespace sr {
 namespace impl {
 
+// y = softmax(scale * x + mask) per row; mask (one row per row, stride ldm) may be null. x and y
+// may alias: attention runs it in place on its score tile.
 template <class T>
-void softmax(const float* x, float* y, int rows, int cols) {
+void softmax(const float* x, ptrdiff_t ldx, float* y, ptrdiff_t ldy, const float* mask, ptrdiff_t ldm,
+             float scale, int rows, int cols) {
   using V = typename T::V;
   const int full = cols / T::W * T::W;
+  const V vscale = T::set1(scale);
   for (int r = 0; r < rows; ++r) {
-    const float* xr = x + static_cast<ptrdiff_t>(r) * cols;
-    float* yr = y + static_cast<ptrdiff_t>(r) * cols;
-    float mx = -INFINITY;
-    if (full) {
-      V vm = T::load(xr);
-      for (int j = T::W; j < full; j += T::W) vm = T::max(vm, T::load(xr + j));
-      mx = T::reduce_max(vm);
+    const float* xr = x + r * ldx;
+    float* yr = y + r * ldy;
+    const float* mr = mask ? mask + r * ldm : nullptr;
+    // Pass 1: the logits, stored, and their maximum.
+    V vm = T::set1(-INFINITY);
+    for (int j = 0; j < full; j += T::W) {
+      V v = T::mul(T::load(xr + j), vscale);
+      if (mr) v = T::add(v, T::load(mr + j));
+      T::store(yr + j, v);
+      vm = T::max(vm, v);
     }
-    for (int j = full; j < cols; ++j) mx = std::fmax(mx, xr[j]);
+    float mx = T::reduce_max(vm);
+    for (int j = full; j < cols; ++j) {
+      yr[j] = xr[j] * scale + (mr ? mr[j] : 0.f);
+      mx = std::fmax(mx, yr[j]);
+    }
     const V vmax = T::set1(mx);
     V vsum = T::zero();
     for (int j = 0; j < full; j += T::W) {
-      const V e = T::exp(T::sub(T::load(xr + j), vmax));
+      const V e = T::exp(T::sub(T::load(yr + j), vmax));
       T::store(yr + j, e);
       vsum = T::add(vsum, e);
     }
     float sum = T::reduce_add(vsum);
-    for (int j = full; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - mx));
+    for (int j = full; j < cols; ++j) sum += (yr[j] = std::exp(yr[j] - mx));
     const float inv = 1.f / sum;
     const V vinv = T::set1(inv);
     for (int j = 0; j < full; j += T::W) T::store(yr + j, T::mul(T::load(yr + j), vinv));

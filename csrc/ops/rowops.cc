@@ -24,7 +24,8 @@ void for_row_blocks(int rows, int cols, F&& f) {
 void softmax_rows(const float* x, float* y, int rows, int cols) {
   const SoftmaxFn fn = active_kernels().softmax;
   for_row_blocks(rows, cols, [&](int r0, int n) {
-    fn(x + static_cast<ptrdiff_t>(r0) * cols, y + static_cast<ptrdiff_t>(r0) * cols, n, cols);
+    fn(x + static_cast<ptrdiff_t>(r0) * cols, cols, y + static_cast<ptrdiff_t>(r0) * cols, cols, nullptr, 0, 1.f,
+       n, cols);
   });
 }
 

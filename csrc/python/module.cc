@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -257,6 +258,89 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
   return out;
 }
 
+// A float32 array of rank 2..4 seen as [b0][b1][rows][cols] (missing leading dims are 1), with
+// strides in elements; numpy views (transposes of a head split) come through without a copy.
+struct Batched4 {
+  const float* p;
+  py::ssize_t shape[4];
+  py::ssize_t stride[4];
+};
+
+Batched4 batched4(const py::array& a, const char* what) {
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(what) + ": expected float32, got " + std::string(py::str(a.dtype())));
+  if (a.ndim() < 2 || a.ndim() > 4)
+    throw py::value_error(std::string(what) + ": expected a 2-D to 4-D array, got shape " + shape_str(a));
+  Batched4 b{static_cast<const float*>(a.data()), {1, 1, 1, 1}, {0, 0, 0, 0}};
+  const int pad = 4 - static_cast<int>(a.ndim());
+  for (int i = 0; i < a.ndim(); ++i) {
+    if (a.shape(i) == 0) throw py::value_error(std::string(what) + ": empty array, shape " + shape_str(a));
+    if (a.strides(i) % static_cast<py::ssize_t>(sizeof(float)))
+      throw py::value_error(std::string(what) + ": strides must be whole floats");
+    b.shape[pad + i] = a.shape(i);
+    b.stride[pad + i] = a.strides(i) / static_cast<py::ssize_t>(sizeof(float));
+  }
+  return b;
+}
+
+// The batch stride of dim i, after checking the size broadcasts to `want` (0: broadcast).
+ptrdiff_t batch_stride(const Batched4& t, int i, py::ssize_t want, const char* what) {
+  if (t.shape[i] == want) return want == 1 ? 0 : t.stride[i];
+  if (t.shape[i] == 1) return 0;
+  throw py::value_error(std::string(what) + ": batch dimension of size " + std::to_string(t.shape[i]) +
+                        " does not broadcast to " + std::to_string(want));
+}
+
+void expect_unit_row(const Batched4& t, const char* what) {
+  if (t.stride[3] != 1 && t.shape[3] > 1)
+    throw py::value_error(std::string(what) + ": the last axis must be contiguous (use np.ascontiguousarray)");
+}
+
+py::array fused_attention(const py::array& q, const py::array& kt, const py::array& v, const py::object& mask_obj,
+                          float scale) {
+  const Batched4 Q = batched4(q, "q"), KT = batched4(kt, "kt"), V = batched4(v, "v");
+  const int lq = static_cast<int>(Q.shape[2]), dk = static_cast<int>(Q.shape[3]);
+  const int lk = static_cast<int>(KT.shape[3]), dv = static_cast<int>(V.shape[3]);
+  if (KT.shape[2] != dk) throw py::value_error("attention: Q " + shape_str(q) + " and Kᵀ " + shape_str(kt) + " differ in head size");
+  if (V.shape[2] != lk) throw py::value_error("attention: Kᵀ " + shape_str(kt) + " and V " + shape_str(v) + " differ in keys");
+  expect_unit_row(Q, "q");
+  expect_unit_row(V, "v");
+  sr::AttentionProblem p{};
+  p.lq = lq, p.lk = lk, p.dk = dk, p.dv = dv, p.scale = scale;
+  // Kᵀ with contiguous keys is read as it is; a transposed view of K rows is transposed per task.
+  p.k_rows = KT.stride[3] != 1 && lk > 1;
+  if (p.k_rows && KT.stride[2] != 1 && dk > 1)
+    throw py::value_error("kt: one of its last two axes must be contiguous (use np.ascontiguousarray)");
+  Batched4 M{};
+  const bool has_mask = !mask_obj.is_none();
+  if (has_mask) {
+    M = batched4(py::reinterpret_borrow<py::array>(mask_obj), "mask");
+    if (M.shape[3] != lk || (M.shape[2] != lq && M.shape[2] != 1))
+      throw py::value_error("mask: last two dims must be (" + std::to_string(lq) + " or 1, " + std::to_string(lk) +
+                            "), got shape " + shape_str(py::reinterpret_borrow<py::array>(mask_obj)));
+    expect_unit_row(M, "mask");
+  }
+  for (int i = 0; i < 2; ++i) {
+    const py::ssize_t want = std::max({Q.shape[i], KT.shape[i], V.shape[i], has_mask ? M.shape[i] : 1});
+    (i == 0 ? p.b0 : p.b1) = static_cast<int>(want);
+  }
+  auto bind = [&](const Batched4& t, const char* what, ptrdiff_t row) {
+    return sr::BatchedMatrix{t.p, batch_stride(t, 0, p.b0, what), batch_stride(t, 1, p.b1, what), row};
+  };
+  p.q = bind(Q, "q", Q.stride[2]);
+  p.k = bind(KT, "kt", p.k_rows ? KT.stride[3] : KT.stride[2]);
+  p.v = bind(V, "v", V.stride[2]);
+  if (has_mask) p.mask = bind(M, "mask", M.shape[2] == 1 ? 0 : M.stride[2]);
+  std::vector<py::ssize_t> out_shape{p.b0, p.b1, lq, dv};  // the caller reshapes to its rank
+  auto out = new_f32(out_shape);
+  p.out = out.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    sr::attention(p);
+  }
+  return out;
+}
+
 // A float32 C-contiguous array seen as rows of its last dimension, with a new output like it.
 struct Rows {
   const float* x;
@@ -363,6 +447,9 @@ PYBIND11_MODULE(_native, m) {
         py::arg("residual") = py::none());
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
+  m.def("attention", &fused_attention, py::arg("q"), py::arg("kt"), py::arg("v"), py::arg("mask"), py::arg("scale"),
+        "softmax(scale * q @ kt + mask) @ v over up to two batch dims (numpy broadcasting), fused per head;\n"
+        "the result is 4-D [b0, b1, lq, dv].");
   m.def("softmax", &softmax_lastdim, py::arg("x"), "Softmax over the last axis (float32, C-contiguous).");
   m.def("layernorm", &layernorm_lastdim, py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("epsilon"),
         "Layer normalisation over the last axis with optional scale and bias.");

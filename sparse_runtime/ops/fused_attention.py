@@ -4,10 +4,11 @@ produced by passes/fuse_attention.py from the MatMul / scale / Add / Softmax / M
 Inputs ``[Q, Kᵀ, V, mask or "", factors...]`` (Kᵀ as the graph had it, numpy broadcasting over the
 batch dims); ``s = scale · Π factor**power`` with ``scale`` and ``factor_powers`` attributes and
 one-element runtime factors. ``axis`` / ``legacy_softmax`` are the Softmax's (checked at run time:
-an axis that turns out not to be the last one gets the original, slow, semantics). float32 runs on the native kernels: the scale is folded into one
-contiguous copy of Q (smaller than the scores when the sequence is longer than the head size),
-the mask is added to the scores in place, then native softmax and matmul. Other float types run
-the same formula in numpy.
+an axis that turns out not to be the last one gets the original, slow, semantics). float32 runs on
+one fused native kernel (``kernels.attention``: per head and query tile, scores never leave the
+task's scratch, head-split views read in place); shapes it does not take (rank > 4, a mask
+broadcast along keys) go through native matmul and softmax separately. Other float types run the
+same formula in numpy.
 """
 from __future__ import annotations
 
@@ -64,6 +65,9 @@ def fused_attention(node, ctx):
                 scores = scores + mask
             return [np.matmul(_softmax_not_last(scores, ax, legacy), v).astype(dt, copy=False)]
         if dt == np.float32 and kt.dtype == dt and v.dtype == dt and (mask is None or mask.dtype == dt):
+            fused = kernels.attention(q, kt, v, mask, s)
+            if fused is not None:
+                return [fused]
             if s != 1.0:
                 qs = np.empty(q.shape, np.float32)  # C-contiguous, as the native matmul wants it
                 np.multiply(q, np.float32(s), out=qs)

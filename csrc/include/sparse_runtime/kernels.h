@@ -21,8 +21,11 @@ using DenseFn = void (*)(const DenseView&, int n0, int n1, const float* B, ptrdi
                          ptrdiff_t ldc, int m, const Epilogue&);
 // dst[c][r] = src[r][c] for a rows x cols block (a tile of a larger matrix).
 using TransposeFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
-// Row-wise ops over `rows` contiguous rows of `cols` floats (x and y may alias).
-using SoftmaxFn = void (*)(const float* x, float* y, int rows, int cols);
+// y = softmax(scale * x + mask) over each of `rows` rows of `cols` floats (row strides ldx, ldy,
+// ldm; mask may be null; x and y may alias).
+using SoftmaxFn = void (*)(const float* x, ptrdiff_t ldx, float* y, ptrdiff_t ldy, const float* mask,
+                           ptrdiff_t ldm, float scale, int rows, int cols);
+// Row-wise over `rows` contiguous rows of `cols` floats (x and y may alias).
 using LayerNormFn = void (*)(const float* x, float* y, int rows, int cols, const float* gamma,
                              const float* beta, float eps);
 // In-place activation over a contiguous run (used where no kernel epilogue can absorb it).

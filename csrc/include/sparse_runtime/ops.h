@@ -51,6 +51,28 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
 void batched_matmul(const float* A, ptrdiff_t stride_a, const float* B, ptrdiff_t stride_b, float* C,
                     int batch, int M, int K, int N);
 
+// Matrices under up to two batch dims, unit stride inside a row: element [i0][i1][r][c] is at
+// p[i0*s0 + i1*s1 + r*row + c]. A stride of 0 broadcasts that dim (numpy's rules).
+struct BatchedMatrix {
+  const float* p = nullptr;
+  ptrdiff_t s0 = 0, s1 = 0, row = 0;
+  const float* at(int i0, int i1) const { return p + i0 * s0 + i1 * s1; }
+};
+
+// out[i0][i1] = softmax(scale * Q·Kᵀ + mask) · V for every batch pair, fused per task (one head
+// and a tile of query rows): scores live in the task's L1/L2 scratch, never in memory.
+struct AttentionProblem {
+  int b0, b1, lq, lk, dk, dv;
+  BatchedMatrix q;     // [lq][dk]
+  BatchedMatrix k;     // k_rows ? K as [lk][dk] rows : Kᵀ as [dk][lk]
+  bool k_rows;
+  BatchedMatrix v;     // [lk][dv]
+  BatchedMatrix mask;  // [lq][lk], row stride 0 for one row shared by all queries; p null: none
+  float scale;
+  float* out;  // contiguous [b0][b1][lq][dv]
+};
+void attention(const AttentionProblem& p);
+
 // dst[c][r] = src[r][c] for a rows x cols matrix, in parallel tiles.
 void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
 
