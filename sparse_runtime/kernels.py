@@ -256,22 +256,25 @@ def _unit_last(x: np.ndarray) -> np.ndarray:
 
 
 def attention(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: Optional[np.ndarray] = None,
-              scale: float = 1.0) -> Optional[np.ndarray]:
+              scale: float = 1.0, heads_last: bool = False) -> Optional[np.ndarray]:
     """softmax(scale · q @ kt + mask) @ v for float32 operands of rank 2 to 4 (numpy broadcasting
     over the leading dims), fused per head on the native pool. Transposed views (a head split
     and Kᵀ) are read in place. Returns None where the fused kernel does not apply (rank > 4, an
-    empty operand, a mask that broadcasts along keys or has more dims): callers take the unfused path."""
+    empty operand, a mask that broadcasts along keys): callers take the unfused path.
+
+    ``heads_last`` returns the result as ``transpose(0, 2, 1, 3)`` of the plain one would be, laid
+    out contiguously (the heads merged back into each token's row); it needs a 4-D result."""
     ops = (q, kt, v) if mask is None else (q, kt, v, mask)
     if any(x.ndim < 2 or x.ndim > 4 or x.size == 0 for x in ops):
         return None
     if mask is not None and (mask.shape[-1] != kt.shape[-1] or mask.shape[-2] not in (1, q.shape[-2])):
         return None
-    batch = np.broadcast_shapes(*(x.shape[:-2] for x in ops))
+    if heads_last and max(x.ndim for x in ops) != 4:
+        return None
     if kt.strides[-1] != 4 and kt.strides[-2] != 4:
         kt = np.ascontiguousarray(kt)
-    out = _native.attention(_unit_last(q), kt, _unit_last(v), None if mask is None else _unit_last(mask),
-                            float(scale))
-    return out.reshape(batch + out.shape[-2:])
+    return _native.attention(_unit_last(q), kt, _unit_last(v), None if mask is None else _unit_last(mask),
+                             float(scale), bool(heads_last))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

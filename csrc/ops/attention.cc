@@ -50,8 +50,11 @@ void attention(const AttentionProblem& p) {
     kt.dense(DenseView{rows, p.dk, q, p.q.row}, 0, rows, kmat, ldk, s, lds, p.lk, none);
     const float* mask = p.mask.p ? p.mask.at(i0, i1) + r0 * p.mask.row : nullptr;
     kt.softmax(s, lds, s, lds, mask, p.mask.row, p.scale, rows, p.lk);
-    float* out = p.out + (static_cast<ptrdiff_t>(i0) * p.b1 + i1) * p.lq * p.dv + static_cast<ptrdiff_t>(r0) * p.dv;
-    kt.dense(DenseView{rows, p.lk, s, lds}, 0, rows, p.v.at(i0, i1), p.v.row, out, p.dv, p.dv, none);
+    const ptrdiff_t ldo = p.heads_last ? static_cast<ptrdiff_t>(p.b1) * p.dv : p.dv;
+    float* out = p.heads_last
+                     ? p.out + ((static_cast<ptrdiff_t>(i0) * p.lq + r0) * p.b1 + i1) * p.dv
+                     : p.out + ((static_cast<ptrdiff_t>(i0) * p.b1 + i1) * p.lq + r0) * p.dv;
+    kt.dense(DenseView{rows, p.lk, s, lds}, 0, rows, p.v.at(i0, i1), p.v.row, out, ldo, p.dv, none);
   });
 }
 

@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -19,6 +21,22 @@ namespace py = pybind11;
 using sr::PackedMatrix;
 
 namespace {
+
+// Nanoseconds spent in native work since import, over all threads: with a run's wall time it
+// gives the share of a run spent outside the kernels (Python, numpy glue), see engine/overhead.py.
+std::atomic<int64_t> g_native_ns{0};
+
+// Releases the GIL around native work and adds the work's duration to g_native_ns (the clock
+// stops before the GIL is taken back: waiting for it is not native work).
+struct NativeRegion {
+  py::gil_scoped_release nogil;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  ~NativeRegion() {
+    g_native_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now() - start).count(),
+                          std::memory_order_relaxed);
+  }
+};
 
 std::string shape_str(const py::array& a) {
   std::string s = "(";
@@ -81,7 +99,7 @@ PackedMatrix pack(const py::array& a, const std::string& format) {
   const float* p = f32_in(a, "weight", 2);
   const auto f = sr::parse_format(format);
   const int n = static_cast<int>(a.shape(0)), k = static_cast<int>(a.shape(1));
-  py::gil_scoped_release nogil;
+  NativeRegion native;
   return PackedMatrix::pack(p, n, k, f);
 }
 
@@ -131,7 +149,7 @@ py::array spmm(const PackedMatrix& a, const py::array& b, const py::object& bias
   auto out = new_f32({a.rows(), m});
   float* C = out.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NativeRegion native;
     sr::spmm({{&a, B, m, C, m, m, bp, {}}}, ac);
   }
   return out;
@@ -161,7 +179,7 @@ py::array linear(const PackedMatrix& a, const py::array& x, const py::object& bi
   if (R && R == Y) throw py::value_error("out must not be the residual array");
   if (m == 0 || a.rows() == 0) return out;
   {
-    py::gil_scoped_release nogil;
+    NativeRegion native;
     sr::linear(a, X, m, Y, bp, ac, R);
   }
   return out;
@@ -223,7 +241,7 @@ py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::arra
   auto out = new_f32({s.batch, s.out_channels, s.out_h, s.out_w});
   float* Y = out.mutable_data();
   if (s.batch > 0) {
-    py::gil_scoped_release nogil;
+    NativeRegion native;
     sr::conv2d(weights, s, X, Y, bp, ac, R);
   }
   return out;
@@ -251,7 +269,7 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
   auto out = new_f32(shape);
   float* C = out.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NativeRegion native;
     sr::batched_matmul(A, batch_a == 1 ? 0 : M * K, B, batch_b == 1 ? 0 : K * N, C, static_cast<int>(batch),
                        static_cast<int>(M), static_cast<int>(K), static_cast<int>(N));
   }
@@ -297,7 +315,7 @@ void expect_unit_row(const Batched4& t, const char* what) {
 }
 
 py::array fused_attention(const py::array& q, const py::array& kt, const py::array& v, const py::object& mask_obj,
-                          float scale) {
+                          float scale, bool heads_last) {
   const Batched4 Q = batched4(q, "q"), KT = batched4(kt, "kt"), V = batched4(v, "v");
   const int lq = static_cast<int>(Q.shape[2]), dk = static_cast<int>(Q.shape[3]);
   const int lk = static_cast<int>(KT.shape[3]), dv = static_cast<int>(V.shape[3]);
@@ -331,11 +349,18 @@ py::array fused_attention(const py::array& q, const py::array& kt, const py::arr
   p.k = bind(KT, "kt", p.k_rows ? KT.stride[3] : KT.stride[2]);
   p.v = bind(V, "v", V.stride[2]);
   if (has_mask) p.mask = bind(M, "mask", M.shape[2] == 1 ? 0 : M.stride[2]);
-  std::vector<py::ssize_t> out_shape{p.b0, p.b1, lq, dv};  // the caller reshapes to its rank
+  p.heads_last = heads_last;
+  // numpy's result rank: the operands' highest (dims it pads on the left are 1, so dropping them is exact)
+  const py::ssize_t rank = std::max({q.ndim(), kt.ndim(), v.ndim(), has_mask ? static_cast<py::ssize_t>(
+                                         py::reinterpret_borrow<py::array>(mask_obj).ndim()) : 2});
+  if (heads_last && rank != 4) throw py::value_error("attention: heads_last needs 4-D operands");
+  const std::vector<py::ssize_t> full = heads_last ? std::vector<py::ssize_t>{p.b0, lq, p.b1, dv}
+                                                   : std::vector<py::ssize_t>{p.b0, p.b1, lq, dv};
+  const std::vector<py::ssize_t> out_shape(full.end() - rank, full.end());
   auto out = new_f32(out_shape);
   p.out = out.mutable_data();
   {
-    py::gil_scoped_release nogil;
+    NativeRegion native;
     sr::attention(p);
   }
   return out;
@@ -361,7 +386,7 @@ py::array softmax_lastdim(const py::array& x) {
   Rows r = rows_of(x, "softmax");
   if (x.size() == 0) return r.out;
   float* Y = r.out.mutable_data();
-  py::gil_scoped_release nogil;
+  NativeRegion native;
   sr::softmax_rows(r.x, Y, r.rows, r.cols);
   return r.out;
 }
@@ -372,7 +397,7 @@ py::array layernorm_lastdim(const py::array& x, const py::object& gamma, const p
   const float* B = optional_vector(beta, r.cols, "bias", "normalised size");
   if (x.size() == 0) return r.out;
   float* Y = r.out.mutable_data();
-  py::gil_scoped_release nogil;
+  NativeRegion native;
   sr::layernorm_rows(r.x, Y, r.rows, r.cols, G, B, eps);
   return r.out;
 }
@@ -383,7 +408,7 @@ void activation_inplace(py::array& x, const std::string& act) {
   if (!x.writeable()) throw py::value_error("x: array is read-only");
   float* p = static_cast<float*>(x.mutable_data());
   const ptrdiff_t n = static_cast<ptrdiff_t>(x.size());
-  py::gil_scoped_release nogil;
+  NativeRegion native;
   sr::activation(p, n, ac);
 }
 
@@ -448,13 +473,16 @@ PYBIND11_MODULE(_native, m) {
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
   m.def("attention", &fused_attention, py::arg("q"), py::arg("kt"), py::arg("v"), py::arg("mask"), py::arg("scale"),
+        py::arg("heads_last") = false,
         "softmax(scale * q @ kt + mask) @ v over up to two batch dims (numpy broadcasting), fused per head;\n"
-        "the result is 4-D [b0, b1, lq, dv].");
+        "the result is [.., lq, dv] of numpy's rank, or 4-D [b0, lq, b1, dv] with heads_last.");
   m.def("softmax", &softmax_lastdim, py::arg("x"), "Softmax over the last axis (float32, C-contiguous).");
   m.def("layernorm", &layernorm_lastdim, py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("epsilon"),
         "Layer normalisation over the last axis with optional scale and bias.");
   m.def("activation", &activation_inplace, py::arg("x"), py::arg("act"));
   m.def("cpu_info", &cpu_info);
+  m.def("native_time_ns", [] { return g_native_ns.load(std::memory_order_relaxed); },
+        "Nanoseconds spent in native kernels since import (all threads; GIL released).");
   m.def("supported_isas", &supported_isas);
   m.def("get_isa", [] { return std::string(sr::isa_name(sr::active_isa())); });
   m.def("set_isa", [](const std::string& name) { sr::set_isa(sr::parse_isa(name)); });

@@ -89,10 +89,11 @@ def _measure_all(contenders: list, feeds: dict, args, prog: Progress, notes: lis
     measured = measure(fns, args.time, args.scenario, args.streams, prog)
     prog.clear()
     out = []
-    for c, (lat, wall) in zip(contenders, measured):
+    for c, (lat, wall, native) in zip(contenders, measured):
         out.append(make_result(c.engine, feeds, lat, wall, model=c.label, scenario=args.scenario,
                                streams=args.streams, warmup_iterations=warm, share=shares.get(c.label),
-                               notes=notes if c.engine is not None else [], threads=c.threads, isa=c.isa))
+                               notes=notes if c.engine is not None else [], threads=c.threads, isa=c.isa,
+                               native_s=native))
     return out
 
 

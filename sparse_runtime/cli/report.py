@@ -27,6 +27,11 @@ def format_result(r) -> str:
         f"ISA:            {r.isa}",
         f"Native kernels: {r.native_nodes} of {r.nodes} nodes ({_pct(r.native_node_fraction)}), "
         f"{_pct(r.native_flop_fraction)} of {_flops(r.flops_per_run)} per run (dense-equivalent)",
+    ]
+    if r.native_time_fraction is not None:
+        lines.append(f"Native time:    {_pct(r.native_time_fraction)} of run time in native kernels "
+                     f"(the rest: Python and numpy glue)")
+    lines += [
         f"Sparse layers:  {r.sparse_layers} of {r.lowered_layers} lowered layers"
         + ("  (none lowered: no packed kernel ran)" if r.lowered_layers == 0 else "")
         + (f"; weight sparsity {_pct(r.weight_sparsity)}" if r.weight_sparsity is not None else ""),

@@ -55,6 +55,9 @@ class BenchResult:
     flops_per_run: int = 0  # dense-equivalent estimate, see engine/flops.py
     native_flop_fraction: float = 0.0  # share of flops_per_run done by native nodes
     weight_sparsity: Optional[float] = None  # zeros over all MatMul/Gemm/Conv weights
+    # share of the timed wall time spent inside native kernels (sync runs of this engine only);
+    # the rest is Python and numpy glue
+    native_time_fraction: Optional[float] = None
     machine: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     latencies_ms: list = field(default_factory=list, repr=False)
@@ -166,26 +169,38 @@ def _run_streams(fn, streams: int, seconds: float, lat: list, progress=None, bas
     return max(ends) - t0
 
 
+def _native_seconds() -> float:
+    try:
+        from .. import _native
+        return _native.native_time_ns() * 1e-9
+    except (ImportError, AttributeError):  # a build without the counter
+        return 0.0
+
+
 def measure(fns: list, seconds: float, scenario: str = "sync", streams: int = 1,
             progress: Progress = None, phase: str = "timing") -> list:
     """Time every function in ``fns`` for about ``seconds`` each, alternating between them.
-    Returns one ``(latencies_s, wall_s)`` per function."""
+    Returns one ``(latencies_s, wall_s, native_s)`` per function: ``native_s`` is the time our
+    native kernels ran during that function's turns (sync only; None for async, where streams
+    overlap and the sum of their kernel time is not a share of the wall time)."""
     clock = _time.perf_counter
     lats = [[] for _ in fns]
     walls = [0.0] * len(fns)
     total = seconds * len(fns)
     if scenario == "sync":
+        natives = [0.0] * len(fns)
         n_slices = max(1, min(20, int(seconds / 0.25)))
         start = clock()
         for _ in range(n_slices):
             for i, fn in enumerate(fns):
                 fn()  # settle: the previous runtime's spinning threads back off
-                t = clock()
+                n0, t = _native_seconds(), clock()
                 _run_for(fn, seconds / n_slices, lats[i])
                 walls[i] += clock() - t
+                natives[i] += _native_seconds() - n0
                 if progress:
                     progress(phase, clock() - start, total)
-        return list(zip(lats, walls))
+        return list(zip(lats, walls, natives))
     # async: alternate slices so a long-lived noise source still hits every runtime
     n_slices = max(1, min(10, int(seconds / 0.5)))
     for s in range(n_slices):
@@ -193,7 +208,7 @@ def measure(fns: list, seconds: float, scenario: str = "sync", streams: int = 1,
             done = (s * len(fns) + i) * seconds / n_slices
             walls[i] += _run_streams(fn, streams, seconds / n_slices, lats[i], progress if phase == "timing" else None,
                                      done, total)
-    return list(zip(lats, walls))
+    return [(lat, wall, None) for lat, wall in zip(lats, walls)]
 
 
 # ------------------------------------------------------------------------------------- driver
@@ -239,9 +254,11 @@ def warm_up(fns: list, seconds: float, progress: Progress = None) -> int:
 
 def make_result(engine, feeds: dict, lat_s: list, wall: float, *, model: str, scenario: str, streams: int,
                 warmup_iterations: int, share: Optional[dict] = None, notes: Optional[list] = None,
-                threads: Optional[int] = None, isa: Optional[str] = None) -> BenchResult:
+                threads: Optional[int] = None, isa: Optional[str] = None,
+                native_s: Optional[float] = None) -> BenchResult:
     """A BenchResult from measured latencies. ``engine`` may be None for another runtime (then
-    the layer and sparsity figures are empty and ``threads``/``isa`` describe that runtime)."""
+    the layer and sparsity figures are empty and ``threads``/``isa`` describe that runtime).
+    ``native_s``: native kernel time over the same wall time (see ``measure``)."""
     from .flops import model_weight_sparsity
 
     batch = batch_of(feeds)
@@ -261,6 +278,8 @@ def make_result(engine, feeds: dict, lat_s: list, wall: float, *, model: str, sc
         scenario=scenario, streams=streams, percentiles_ms=percentile_table(lat_ms),
         weight_sparsity=model_weight_sparsity(engine.graph) if engine is not None else None,
         machine=machine_info(), notes=list(notes or []), latencies_ms=[float(x) for x in lat_ms],
+        native_time_fraction=(min(1.0, native_s / wall) if engine is not None and native_s is not None and wall > 0
+                              else None),
         **(share or {}))
 
 
@@ -291,6 +310,7 @@ def benchmark_engine(engine, inputs=None, time: float = 10.0, warmup: float = 2.
     share = native_share(profile_engine(engine, feeds, runs=1))  # also the first warm-up run
     fn = lambda: engine.run(feeds)  # noqa: E731
     warm = warm_up([fn], warmup, progress)
-    (lat, wall), = measure([fn], time, scenario, streams, progress)
+    (lat, wall, native), = measure([fn], time, scenario, streams, progress)
     return make_result(engine, feeds, lat, wall, model=model or getattr(engine, "_source", "model"),
-                       scenario=scenario, streams=streams, warmup_iterations=warm + 1, share=share, notes=notes)
+                       scenario=scenario, streams=streams, warmup_iterations=warm + 1, share=share, notes=notes,
+                       native_s=native)

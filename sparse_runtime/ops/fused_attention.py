@@ -3,7 +3,9 @@ produced by passes/fuse_attention.py from the MatMul / scale / Add / Softmax / M
 
 Inputs ``[Q, Kᵀ, V, mask or "", factors...]`` (Kᵀ as the graph had it, numpy broadcasting over the
 batch dims); ``s = scale · Π factor**power`` with ``scale`` and ``factor_powers`` attributes and
-one-element runtime factors. ``axis`` / ``legacy_softmax`` are the Softmax's (checked at run time:
+one-element runtime factors. ``heads_last=1`` means the node also absorbed the Transpose with
+perm [0, 2, 1, 3] that merges heads back (the result comes out as [batch, tokens, heads, dv],
+contiguous, so the merging Reshape is a view). ``axis`` / ``legacy_softmax`` are the Softmax's (checked at run time:
 an axis that turns out not to be the last one gets the original, slow, semantics). float32 runs on
 one fused native kernel (``kernels.attention``: per head and query tile, scores never leave the
 task's scratch, head-split views read in place); shapes it does not take (rank > 4, a mask
@@ -41,11 +43,25 @@ def fused_attention(node, ctx):
     powers = [int(p) for p in node.attrs.get("factor_powers", [])]
     axis = int(node.attrs.get("axis", -1))
     legacy = bool(node.attrs.get("legacy_softmax", 0))
+    heads_last = bool(node.attrs.get("heads_last", 0))
     if len(node.inputs) != 4 + len(powers):
         raise OpError(node, f"expected {4 + len(powers)} inputs (Q, Kᵀ, V, mask, {len(powers)} factors), "
                             f"got {len(node.inputs)}")
 
     def kernel(inputs):
+        if not heads_last:
+            return [attend(inputs, False)]
+        y = attend(inputs, True)
+        if y.ndim != 4:
+            raise OpError(node, f"heads_last needs a 4-D result (it absorbed a Transpose with perm "
+                                f"[0, 2, 1, 3]), got shape {y.shape}")
+        return [y]
+
+    def attend(inputs, want_heads_last):
+        """The attention result; with ``want_heads_last`` already transposed (0, 2, 1, 3)."""
+        def finish(y):
+            return y.transpose(0, 2, 1, 3) if want_heads_last and y.ndim == 4 else y
+
         q, kt, v, mask = inputs[0], inputs[1], inputs[2], inputs[3]
         s = scale
         for f, p in zip(inputs[4:], powers):
@@ -63,11 +79,11 @@ def fused_attention(node, ctx):
             scores = np.matmul(q * dt.type(s), kt)
             if mask is not None:
                 scores = scores + mask
-            return [np.matmul(_softmax_not_last(scores, ax, legacy), v).astype(dt, copy=False)]
+            return finish(np.matmul(_softmax_not_last(scores, ax, legacy), v).astype(dt, copy=False))
         if dt == np.float32 and kt.dtype == dt and v.dtype == dt and (mask is None or mask.dtype == dt):
-            fused = kernels.attention(q, kt, v, mask, s)
+            fused = kernels.attention(q, kt, v, mask, s, heads_last=want_heads_last)
             if fused is not None:
-                return [fused]
+                return fused
             if s != 1.0:
                 qs = np.empty(q.shape, np.float32)  # C-contiguous, as the native matmul wants it
                 np.multiply(q, np.float32(s), out=qs)
@@ -81,13 +97,13 @@ def fused_attention(node, ctx):
                 else:
                     scores = scores + mask
             if scores.size == 0:
-                return [np.matmul(scores, v)]
+                return finish(np.matmul(scores, v))
             probs = kernels.softmax(scores)
             del scores
-            return [kernels.matmul(probs, v)]
+            return finish(kernels.matmul(probs, v))
         scores = np.matmul(q * dt.type(s), kt)
         if mask is not None:
             scores = scores + mask
-        return [np.matmul(_numpy_softmax(scores), v).astype(dt, copy=False)]
+        return finish(np.matmul(_numpy_softmax(scores), v).astype(dt, copy=False))
 
     return kernel

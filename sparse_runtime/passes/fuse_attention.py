@@ -11,7 +11,8 @@ runtime value (it becomes an input of the fused node). The replacement, ``FusedA
 (domain ``sparse_runtime``, ``ops/fused_attention.py``), takes ``[Q, Kᵀ, V, mask or "", factors...]``
 with attributes ``scale`` (the constant part), ``factor_powers`` (+1 multiply / -1 divide per
 runtime factor) and the Softmax's ``axis`` / ``legacy_softmax`` (opset < 13), and runs on the
-native matmul and softmax kernels.
+native fused attention kernel. A Transpose(perm [0, 2, 1, 3]) that alone reads the result (heads
+merged back into tokens) is absorbed too: ``heads_last=1``.
 
 Only private chains fuse: every intermediate (Q', K', S, the masked S, P) must be read by the
 pattern alone and must not be a graph output.
@@ -140,12 +141,30 @@ def _match(lk: _Lookup, sm: Node):
         r = lk.rank(name)
         if r is not None and r < 2:
             return None  # ONNX's 1-D MatMul rules: leave those to the plain ops
+    attrs = {"scale": float(scale * q_scale * k_scale), "factor_powers": [int(p) for _, p in factors],
+             "axis": axis, "legacy_softmax": int(lk.opset < 13)}
+    output = pv.outputs[0]
+    merge = _head_merge(lk, output)
+    if merge is not None:
+        # The kernel writes [batch, tokens, heads, dv] directly: no transposed copy for the
+        # Reshape that follows to make.
+        nodes.append(merge)
+        output = merge.outputs[0]
+        attrs["heads_last"] = 1
     fused = Node(op_type="FusedAttention", domain="sparse_runtime", name=sm.name or pv.outputs[0],
-                 inputs=[q, kt, pv.inputs[1], mask] + [f for f, _ in factors], outputs=[pv.outputs[0]],
-                 attrs={"scale": float(scale * q_scale * k_scale),
-                        "factor_powers": [int(p) for _, p in factors],
-                        "axis": axis, "legacy_softmax": int(lk.opset < 13)})
+                 inputs=[q, kt, pv.inputs[1], mask] + [f for f, _ in factors], outputs=[output], attrs=attrs)
     return fused, nodes
+
+
+def _head_merge(lk: _Lookup, value: str) -> Optional[Node]:
+    """The Transpose(perm [0, 2, 1, 3]) that alone reads ``value``, the usual first half of merging
+    heads back into tokens."""
+    if not lk.private(value):
+        return None
+    (t,) = lk.consumers[value]
+    if t.op_type != "Transpose" or t.domain not in _DEFAULT or list(t.attrs.get("perm", [])) != [0, 2, 1, 3]:
+        return None
+    return t
 
 
 def fuse_attention(graph: Graph, ctx: PassContext) -> Graph:
@@ -165,6 +184,6 @@ def fuse_attention(graph: Graph, ctx: PassContext) -> Graph:
         removed |= {id(n) for n in nodes}
         replaced[id(nodes[1])] = fused
     # The fused node takes the place of the P·V MatMul: Q, Kᵀ, V, the mask and the factors all
-    # come before it.
+    # come before it (an absorbed Transpose comes after it, so that order holds too).
     g.nodes = [replaced.get(id(n), n) for n in g.nodes if id(n) not in removed or id(n) in replaced]
     return g

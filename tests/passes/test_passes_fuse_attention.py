@@ -19,7 +19,8 @@ def _c(name, v, dt=np.float32):
     return numpy_helper.from_array(np.asarray(v, dt), name)
 
 
-def _model(form="div", mask=True, mask_first=False, extra_output=None, axis=-1, dtype=TensorProto.FLOAT, opset=17):
+def _model(form="div", mask=True, mask_first=False, extra_output=None, axis=-1, dtype=TensorProto.FLOAT, opset=17,
+           merge=None):
     npdt = np.float64 if dtype == TensorProto.DOUBLE else np.float32
     nodes = [M("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2])]
     inits = []
@@ -37,7 +38,12 @@ def _model(form="div", mask=True, mask_first=False, extra_output=None, axis=-1, 
                   M("Sqrt", ["d"], ["sq"]), M("MatMul", ["q", "kt"], ["s0"]), M("Div", ["s0", "sq"], ["s"])]
     if mask:
         nodes.append(M("Add", ["m", "s"] if mask_first else ["s", "m"], ["sm"]))
-    nodes += [M("Softmax", ["sm" if mask else "s"], ["p"], axis=axis), M("MatMul", ["p", "v"], ["y"])]
+    nodes += [M("Softmax", ["sm" if mask else "s"], ["p"], axis=axis),
+              M("MatMul", ["p", "v"], ["y" if merge is None else "pv"])]
+    if merge is not None:  # heads merged back into tokens, as exporters write it
+        nodes += [M("Transpose", ["pv"], ["yt"], perm=merge),
+                  M("Reshape", ["yt", "merged"], ["y"])]
+        inits.append(_c("merged", [0, 0, -1], np.int64))
     ins = [helper.make_tensor_value_info(n, dtype, ["b", H, "s", D]) for n in ("q", "k", "v")]
     if mask:
         ins.append(helper.make_tensor_value_info("m", dtype, ["b", 1, 1, "s"]))
@@ -94,6 +100,19 @@ def test_mask_on_either_side_and_opset_11():
     # Before opset 13 Softmax(axis=3) on 4-D scores is the same as the last axis.
     eng = _check(_model("div", axis=3, opset=11), _feeds())
     assert "FusedAttention" in _ops(eng)
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT, TensorProto.DOUBLE])
+def test_head_merge_transpose_is_absorbed(dtype):
+    npdt = np.float64 if dtype == TensorProto.DOUBLE else np.float32
+    eng = _check(_model("div", merge=[0, 2, 1, 3], dtype=dtype), _feeds(dt=npdt))
+    assert _ops(eng) == ["Transpose", "FusedAttention", "Reshape"]
+    (node,) = [n for n in eng.graph.nodes if n.op_type == "FusedAttention"]
+    assert node.attrs["heads_last"] == 1
+    assert eng.run(_feeds(dt=npdt))[0].shape == (B, S, H * D)
+    # Any other permutation is left alone.
+    eng = _check(_model("div", merge=[0, 1, 3, 2]), _feeds())
+    assert _ops(eng).count("Transpose") == 2 and "heads_last" not in eng.graph.nodes[1].attrs
 
 
 def test_float64_runs_the_numpy_path():

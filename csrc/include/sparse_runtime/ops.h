@@ -69,7 +69,8 @@ struct AttentionProblem {
   BatchedMatrix v;     // [lk][dv]
   BatchedMatrix mask;  // [lq][lk], row stride 0 for one row shared by all queries; p null: none
   float scale;
-  float* out;  // contiguous [b0][b1][lq][dv]
+  float* out;  // contiguous [b0][b1][lq][dv], or [b0][lq][b1][dv] with heads_last
+  bool heads_last = false;  // heads merged back into rows, as Transpose(0, 2, 1, 3) would
 };
 void attention(const AttentionProblem& p);
 
