@@ -158,17 +158,31 @@ struct KernelArgs {
   const Epilogue& ep;
 };
 
+// The last chunk: rest < NVMAX * W columns as ceil(rest / W) vectors, the last one masked when partial.
+template <class T, int NV, class Body>
+inline void rest_chunk(Body& body, int j, int rest) {
+  if constexpr (NV > 1) {
+    if (rest <= (NV - 1) * T::W) return rest_chunk<T, NV - 1>(body, j, rest);
+  }
+  const int tail = rest - (NV - 1) * T::W;
+  if (tail == T::W)
+    body.template run<NV, false>(j, T::W);
+  else
+    body.template run<NV, true>(j, tail);
+}
+
 // Calls body.template run<NV, TAIL>(j0, tail) over m columns: full chunks of NVMAX vectors, then
-// single vectors, then one partial vector. Keeps every kernel's column tiling identical.
+// the rest (fewer than NVMAX vectors, the last maybe partial) as one chunk, so every column sees
+// one pass over the weights per chunk: 49 pixels are one pass of 4 vectors, not four of one.
+// Keeps every kernel's column tiling identical.
 template <class T, int NVMAX, class Body>
 inline void for_each_chunk(int m, Body&& body) {
   constexpr int W = T::W;
   int j = 0;
   for (; j + NVMAX * W <= m; j += NVMAX * W) body.template run<NVMAX, false>(j, W);
-  for (; j + W <= m; j += W) body.template run<1, false>(j, W);
-  if (j < m) body.template run<1, true>(j, m - j);
+  const int rest = m - j;
+  if (rest > 0) rest_chunk<T, NVMAX>(body, j, rest);
 }
-
 
 // ---- CSR ----------------------------------------------------------------------------------
 

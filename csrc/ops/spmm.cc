@@ -129,6 +129,11 @@ void spmm(const std::vector<SpmmProblem>& problems, Act act) {
   });
 }
 
+void spmm_on_this_thread(const SpmmProblem& problem, Act act) {
+  if (problem.m == 0) return;
+  run_task(active_kernels(), problem, Task{0, 0, rows_of(problem), 0, problem.m}, act);
+}
+
 void batched_matmul(const float* A, ptrdiff_t stride_a, const float* B, ptrdiff_t stride_b, float* C,
                     int batch, int M, int K, int N) {
   std::vector<SpmmProblem> problems;

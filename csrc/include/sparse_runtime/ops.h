@@ -30,6 +30,9 @@ struct SpmmProblem {
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
 void spmm(const std::vector<SpmmProblem>& problems, Act act);
 
+// One problem, all its rows and columns, on the calling thread (a pool task that prepared B itself).
+void spmm_on_this_thread(const SpmmProblem& problem, Act act);
+
 // Y[M][N] = act(X[M][K] · Aᵀ + bias) for row-major X and Y (a MatMul whose weight W = Aᵀ).
 // `residual` (row-major like Y, may be null) is added before the activation.
 void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act,
