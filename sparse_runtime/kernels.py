@@ -277,6 +277,15 @@ def attention(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: Optional[np.nd
                              float(scale), bool(heads_last))
 
 
+def maxpool2d(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], pads_begin: Sequence[int],
+              dilations: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
+    """Max pooling of an NCHW float32 array; ``pads_begin`` = (top, left) and ``out_shape`` = (Ho, Wo)
+    already resolved (ceil_mode, auto_pad). Taps in the padding are skipped."""
+    return _native.maxpool2d(np.ascontiguousarray(x), int(kernel_shape[0]), int(kernel_shape[1]),
+                             [int(s) for s in strides], [int(p) for p in pads_begin], [int(d) for d in dilations],
+                             int(out_shape[0]), int(out_shape[1]))
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis of a float32 array (a new array)."""
     return _native.softmax(np.ascontiguousarray(x))

@@ -276,6 +276,25 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
   return out;
 }
 
+py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::vector<int>& strides,
+                    const std::vector<int>& pads, const std::vector<int>& dilations, int out_h, int out_w) {
+  const float* X = f32_in(x, "x", 4);
+  if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 2)
+    throw py::value_error("maxpool2d: strides, dilations and pads (top, left) take 2 values each");
+  const sr::PoolShape s{static_cast<int>(x.shape(2)), static_cast<int>(x.shape(3)), out_h, out_w, kernel_h, kernel_w,
+                        strides[0], strides[1], pads[0], pads[1], dilations[0], dilations[1]};
+  if (kernel_h < 1 || kernel_w < 1 || s.stride_h < 1 || s.stride_w < 1 || s.dilation_h < 1 || s.dilation_w < 1 ||
+      out_h < 0 || out_w < 0)
+    throw py::value_error("maxpool2d: kernel, strides and dilations must be positive, output size non-negative");
+  auto out = new_f32({x.shape(0), x.shape(1), out_h, out_w});
+  float* Y = out.mutable_data();
+  {
+    NativeRegion native;
+    sr::maxpool2d(X, Y, static_cast<int>(x.shape(0) * x.shape(1)), s);
+  }
+  return out;
+}
+
 // A float32 array of rank 2..4 seen as [b0][b1][rows][cols] (missing leading dims are 1), with
 // strides in elements; numpy views (transposes of a head split) come through without a copy.
 struct Batched4 {
@@ -386,8 +405,10 @@ py::array softmax_lastdim(const py::array& x) {
   Rows r = rows_of(x, "softmax");
   if (x.size() == 0) return r.out;
   float* Y = r.out.mutable_data();
-  NativeRegion native;
-  sr::softmax_rows(r.x, Y, r.rows, r.cols);
+  {
+    NativeRegion native;  // scoped: the GIL is back before r.out is copied out
+    sr::softmax_rows(r.x, Y, r.rows, r.cols);
+  }
   return r.out;
 }
 
@@ -397,8 +418,10 @@ py::array layernorm_lastdim(const py::array& x, const py::object& gamma, const p
   const float* B = optional_vector(beta, r.cols, "bias", "normalised size");
   if (x.size() == 0) return r.out;
   float* Y = r.out.mutable_data();
-  NativeRegion native;
-  sr::layernorm_rows(r.x, Y, r.rows, r.cols, G, B, eps);
+  {
+    NativeRegion native;  // scoped: the GIL is back before r.out is copied out
+    sr::layernorm_rows(r.x, Y, r.rows, r.cols, G, B, eps);
+  }
   return r.out;
 }
 
@@ -476,6 +499,9 @@ PYBIND11_MODULE(_native, m) {
         py::arg("heads_last") = false,
         "softmax(scale * q @ kt + mask) @ v over up to two batch dims (numpy broadcasting), fused per head;\n"
         "the result is [.., lq, dv] of numpy's rank, or 4-D [b0, lq, b1, dv] with heads_last.");
+  m.def("maxpool2d", &maxpool2d, py::arg("x"), py::arg("kernel_h"), py::arg("kernel_w"), py::arg("strides"),
+        py::arg("pads"), py::arg("dilations"), py::arg("out_h"), py::arg("out_w"),
+        "Max pooling of an NCHW float32 array (pads: top, left; the output size already resolved).");
   m.def("softmax", &softmax_lastdim, py::arg("x"), "Softmax over the last axis (float32, C-contiguous).");
   m.def("layernorm", &layernorm_lastdim, py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("epsilon"),
         "Layer normalisation over the last axis with optional scale and bias.");

@@ -2,6 +2,7 @@
 auto_pad). Each kernel tap is one strided slice of the padded input, folded with a ufunc:
 K vectorised passes over the output instead of a Python loop over windows.
 
+float32 2-D MaxPool without Indices runs natively (``kernels.maxpool2d``).
 MaxPool's optional Indices output is the flat index into the unpadded input (row-major,
 or column-major over the spatial dims with storage_order=1).
 """
@@ -11,6 +12,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from ..errors import OpError
 from ._spatial import SpatialAttrs, geometry, pad_spatial, window_slices
 from ._util import FLOATS, attr, node_has_output
@@ -45,6 +47,8 @@ def max_pool(node, ctx):
     def kernel(inputs):
         x = inputs[0]
         ks, strides, dil, begin, end, extra, out = _setup(node, sp, ceil_mode, x)
+        if not want_idx and x.dtype == np.float32 and x.ndim == 4:
+            return [kernels.maxpool2d(x, ks, strides, begin, dil, out)]
         xp = pad_spatial(x, begin, [e + x_ for e, x_ in zip(end, extra)], _lowest(x.dtype))
         y = best = None
         for t, (kk, idx) in enumerate(window_slices(ks, strides, dil, out)):

@@ -30,6 +30,15 @@ struct SpmmProblem {
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
 void spmm(const std::vector<SpmmProblem>& problems, Act act);
 
+// 2-D pooling window geometry (pads already resolved: out_h / out_w include ceil_mode).
+struct PoolShape {
+  int in_h, in_w, out_h, out_w;
+  int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w;
+};
+
+// Max pooling of `planes` contiguous NCHW planes (N*C of them); a NaN in a window wins, as in numpy.
+void maxpool2d(const float* x, float* y, int planes, const PoolShape& s);
+
 // One problem, all its rows and columns, on the calling thread (a pool task that prepared B itself).
 void spmm_on_this_thread(const SpmmProblem& problem, Act act);
 
