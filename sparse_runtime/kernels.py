@@ -63,6 +63,13 @@ def force_isa(name: str):
         set_isa(previous)
 
 
+def fma_peak_gflops(seconds: float = 0.3) -> float:
+    """fp32 FMA peak of one core at the active ISA, measured (best of 3 runs of register-only FMA
+    chains on the calling thread), in GFLOP/s. The machine's peak is this times its cores, when
+    all cores run at that clock (check: run one probe per core at once)."""
+    return float(_native.fma_peak_gflops(float(seconds)))
+
+
 def get_num_threads() -> int:
     return _native.get_num_threads()
 
@@ -146,8 +153,8 @@ _choice_cache: dict = {}
 
 
 def _aligned_activations(k: int, m: int) -> np.ndarray:
-    """Random activations laid out as conv's im2col scratch is: 64-byte aligned rows of whole cache
-    lines ([k, m rounded up to 16]; a misaligned buffer would time CSR up to 45 % slow)."""
+    """Random activations [k, m] in 64-byte aligned rows of whole cache lines (m rounded up to 16),
+    as conv's gathered tiles are (a misaligned buffer would time CSR up to 45 % slow)."""
     ld = -(-m // 16) * 16
     buf = np.empty(k * ld + 16, np.float32)
     start = (-(buf.ctypes.data // 4)) % 16
@@ -203,7 +210,8 @@ def choose_format(weight_nk: np.ndarray, m: int, forced: str = "auto", layout: s
         x = np.random.default_rng(0).standard_normal((m, k)).astype(np.float32)
         run = {fmt: (lambda p=p: _native.linear(p, x, None, "none", None, None)) for fmt, p in packed.items()}
     else:
-        b = _aligned_activations(k, m)
+        # One column tile, as conv feeds the kernels (ops/conv.cc gathers [k][64] blocks).
+        b = _aligned_activations(k, min(m, 64))
         run = {fmt: (lambda p=p: _native.spmm(p, b)) for fmt, p in packed.items()}
     timings = _time_candidates(run)
     best = min(timings, key=timings.get)

@@ -21,6 +21,8 @@ KernelTable make_table(TransposeFn transpose) {
   t.transpose = transpose;
   t.softmax = &softmax<T>;
   t.layernorm = &layernorm<T>;
+  t.fma_probe = &fma_probe<T>;
+  t.vector_width = T::W;
   return t;
 }
 

@@ -295,6 +295,27 @@ py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::v
   return out;
 }
 
+// GFLOP/s of the active ISA's FMA probe on the calling thread, run for about `seconds`.
+double fma_peak_gflops(double seconds) {
+  if (!(seconds > 0) || seconds > 60) throw py::value_error("fma_peak_gflops: seconds must be in (0, 60]");
+  const sr::KernelTable& kt = sr::active_kernels();
+  const double flop_per_round = 12.0 * kt.vector_width * 2.0;
+  py::gil_scoped_release nogil;
+  volatile float sink = 0.f;  // keeps every probe's result alive
+  auto timed = [&](int64_t rounds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sink = sink + kt.fma_probe(rounds);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  int64_t rounds = 1 << 16;
+  double t = timed(rounds);
+  while (t < 0.01) t = timed(rounds *= 4);  // calibrate on at least 10 ms
+  rounds = std::max<int64_t>(1, static_cast<int64_t>(rounds * (seconds / 3) / t));
+  double best = 0;  // best of three: a burst of noise only lowers a run
+  for (int i = 0; i < 3; ++i) best = std::max(best, flop_per_round * rounds / timed(rounds) * 1e-9);
+  return best;
+}
+
 // A float32 array of rank 2..4 seen as [b0][b1][rows][cols] (missing leading dims are 1), with
 // strides in elements; numpy views (transposes of a head split) come through without a copy.
 struct Batched4 {
@@ -507,6 +528,8 @@ PYBIND11_MODULE(_native, m) {
         "Layer normalisation over the last axis with optional scale and bias.");
   m.def("activation", &activation_inplace, py::arg("x"), py::arg("act"));
   m.def("cpu_info", &cpu_info);
+  m.def("fma_peak_gflops", &fma_peak_gflops, py::arg("seconds") = 0.3,
+        "Measured fp32 FMA peak of one core (the calling thread) at the active ISA, GFLOP/s.");
   m.def("native_time_ns", [] { return g_native_ns.load(std::memory_order_relaxed); },
         "Nanoseconds spent in native kernels since import (all threads; GIL released).");
   m.def("supported_isas", &supported_isas);

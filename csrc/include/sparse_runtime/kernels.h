@@ -4,6 +4,7 @@
 // multiple of 4 and for dense a multiple of 8 (n1 may be N).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "sparse_runtime/formats.h"
 
@@ -33,6 +34,10 @@ using ActFn = void (*)(float* x, ptrdiff_t count, Act act);
 // y = act(y + r) in place (r may be null).
 using AddActFn = void (*)(float* y, const float* r, ptrdiff_t count, Act act);
 
+// FMA peak probe: `iterations` rounds of 12 independent register FMA chains (12 * W * 2 FLOP per
+// round); returns a value depending on every chain so the work cannot be optimised away.
+using FmaProbeFn = float (*)(int64_t iterations);
+
 struct KernelTable {
   const char* isa;
   CsrFn csr;
@@ -45,6 +50,8 @@ struct KernelTable {
   TransposeFn transpose;
   SoftmaxFn softmax;
   LayerNormFn layernorm;
+  FmaProbeFn fma_probe;
+  int vector_width;  // floats per vector: the probe's FLOP count depends on it
 };
 
 const KernelTable& kernels_scalar();

@@ -25,6 +25,11 @@ struct SpmmProblem {
   DenseView plain;
   const float* residual = nullptr;  // added before the activation; laid out like C, stride ldr
   ptrdiff_t ldr = 0;
+  // Row-major output instead of C: a task keeps its block of C in scratch and stores it transposed,
+  // Y[j][n] at rows_out[j * ld_out + n], while it is still in cache. `residual` is then laid out
+  // like Y (stride ldr) and added, with the activation, after the transpose.
+  float* rows_out = nullptr;
+  ptrdiff_t ld_out = 0;
 };
 
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
