@@ -227,6 +227,15 @@ def linear(x: np.ndarray, packed: PackedMatrix, bias: Optional[np.ndarray] = Non
     return _native.linear(packed, x, bias, act, out, residual)
 
 
+def linear_tiled(x: np.ndarray, packed: PackedMatrix, m: int, x_tiles: bool, tiles_out: bool,
+                 bias: Optional[np.ndarray] = None, act: str = "none",
+                 residual: Optional[np.ndarray] = None) -> np.ndarray:
+    """``linear`` with the input and/or the result as token tiles [ceil(m/64), features, 64]
+    (channels-major blocks of 64 tokens, columns past m unused): consecutive layers hand over
+    without transposing back to rows. A residual needs row-major output."""
+    return _native.linear_tiled(packed, x, int(m), bool(x_tiles), bool(tiles_out), bias, act, residual)
+
+
 def spmm(packed: PackedMatrix, b: np.ndarray, bias: Optional[np.ndarray] = None,
          act: str = "none") -> np.ndarray:
     """C[N, m] = act(A[N, K] · B[K, m] + bias): the kernels' channels-major form."""

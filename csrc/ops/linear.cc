@@ -27,32 +27,27 @@ void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, 
   });
 }
 
-void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act,
-            const float* residual) {
+void rows_to_tiles(const float* x, int m, int k, float* xt) {
+  for (int j0 = 0, t = 0; j0 < m; j0 += kColumnTile, ++t)
+    transpose(x + static_cast<ptrdiff_t>(j0) * k, std::min(kColumnTile, m - j0), k, k,
+              xt + static_cast<size_t>(t) * k * kColumnTile, kColumnTile);
+}
+
+void linear_tiles(const PackedMatrix& a, const float* xt, int m, const float* bias, Act act, float* yt, float* y,
+                  const float* residual) {
   const int n = a.rows(), k = a.cols();
-  if (m == 1) {  // y is a single column: the kernels' own layout, residual included
-    SpmmProblem p{&a, x, 1, y, 1, 1, bias, {}};
-    p.residual = residual;
-    p.ldr = 1;
-    spmm({p}, act);
-    return;
-  }
-  // The calling thread's scratch: no allocation (and no page faults) per run.
-  thread_local Scratch xt_buf;
-  // Xᵀ is stored tile-major, [tile][k][kColumnTile]: a kernel's slice of activations is then one
-  // contiguous block. With plain rows of 128+ tokens the 512-byte stride folds a CSR k-panel onto
-  // half of L1's sets and the panel thrashes (measured: 2 threads took 0.72 ms instead of 0.5).
-  const int tiles = (m + kColumnTile - 1) / kColumnTile;
-  float* xt = xt_buf.floats(static_cast<size_t>(tiles) * k * kColumnTile);
   std::vector<SpmmProblem> problems;
-  for (int t = 0; t < tiles; ++t) {
-    const int j0 = t * kColumnTile, mt = std::min(kColumnTile, m - j0);
-    float* xt_tile = xt + static_cast<size_t>(t) * k * kColumnTile;
-    transpose(x + static_cast<ptrdiff_t>(j0) * k, mt, k, k, xt_tile, kColumnTile);
+  for (int j0 = 0, t = 0; j0 < m; j0 += kColumnTile, ++t) {
+    const int mt = std::min(kColumnTile, m - j0);
+    const float* b = xt + static_cast<size_t>(t) * k * kColumnTile;
+    if (yt) {  // the next layer's input, still tile-major
+      problems.push_back({&a, b, kColumnTile, yt + static_cast<size_t>(t) * n * kColumnTile, kColumnTile, mt, bias, {}});
+      continue;
+    }
     // Each task stores its block of Yᵀ transposed straight into Y (rows_out), residual and
     // activation included, while the block is in cache: no separate pass and pool barrier over Y
     // (on one thread the BERT-base 90 % run measured the same within noise, 50-54 ms either way).
-    SpmmProblem p{&a, xt_tile, kColumnTile, nullptr, 0, mt, bias, {}};
+    SpmmProblem p{&a, b, kColumnTile, nullptr, 0, mt, bias, {}};
     p.rows_out = y + static_cast<ptrdiff_t>(j0) * n;
     p.ld_out = n;
     if (residual) {
@@ -62,6 +57,26 @@ void linear(const PackedMatrix& a, const float* x, int m, float* y, const float*
     problems.push_back(p);
   }
   spmm(problems, act);
+}
+
+void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act,
+            const float* residual) {
+  const int k = a.cols();
+  if (m == 1) {  // y is a single column: the kernels' own layout, residual included
+    SpmmProblem p{&a, x, 1, y, 1, 1, bias, {}};
+    p.residual = residual;
+    p.ldr = 1;
+    spmm({p}, act);
+    return;
+  }
+  // The calling thread's scratch: no allocation (and no page faults) per run. Xᵀ tile-major: a
+  // kernel's slice of activations is one contiguous block. With plain rows of 128+ tokens the
+  // 512-byte stride folds a CSR k-panel onto half of L1's sets and the panel thrashes (measured:
+  // 2 threads took 0.72 ms instead of 0.5).
+  thread_local Scratch xt_buf;
+  float* xt = xt_buf.floats(static_cast<size_t>(tile_count(m)) * k * kColumnTile);
+  rows_to_tiles(x, m, k, xt);
+  linear_tiles(a, xt, m, bias, act, nullptr, y, residual);
 }
 
 }  // namespace sr

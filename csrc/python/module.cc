@@ -15,6 +15,7 @@
 #include "sparse_runtime/isa.h"
 #include "sparse_runtime/ops.h"
 #include "sparse_runtime/packed.h"
+#include "sparse_runtime/scratch.h"
 #include "sparse_runtime/threadpool.h"
 
 namespace py = pybind11;
@@ -181,6 +182,41 @@ py::array linear(const PackedMatrix& a, const py::array& x, const py::object& bi
   {
     NativeRegion native;
     sr::linear(a, X, m, Y, bp, ac, R);
+  }
+  return out;
+}
+
+// linear with either side as token tiles ([tiles][features][64], ops.h): how two consecutive
+// PackedMatMuls hand activations over without transposing them back to rows in between.
+py::array linear_tiled(const PackedMatrix& a, const py::array& x, int m, bool x_tiles, bool tiles_out,
+                       const py::object& bias, const std::string& act, const py::object& residual) {
+  if (m < 1) throw py::value_error("linear_tiled: m (tokens) must be >= 1, got " + std::to_string(m));
+  const int n = a.rows(), k = a.cols(), tiles = sr::tile_count(m);
+  const float* X = f32_in(x, "x", x_tiles ? 3 : 2);
+  if (x_tiles) {
+    expect_dim(x, 0, tiles, "x", "token tiles of m");
+    expect_dim(x, 1, k, "x", "input features K of the weight");
+    expect_dim(x, 2, sr::kColumnTile, "x", "tokens per tile");
+  } else {
+    expect_dim(x, 0, m, "x", "tokens m");
+    expect_dim(x, 1, k, "x", "input features K of the weight");
+  }
+  const float* bp = bias_in(bias, n);
+  const auto ac = parse_act(act);
+  if (tiles_out && !residual.is_none()) throw py::value_error("linear_tiled: a residual needs row-major output");
+  const float* R = tiles_out ? nullptr : residual_in(residual, {m, n});
+  py::array_t<float> out = tiles_out ? new_f32({tiles, n, sr::kColumnTile}) : new_f32({m, n});
+  float* Y = out.mutable_data();
+  {
+    NativeRegion native;
+    thread_local sr::Scratch xt_buf;
+    const float* xt = X;
+    if (!x_tiles) {
+      float* buf = xt_buf.floats(static_cast<size_t>(tiles) * k * sr::kColumnTile);
+      sr::rows_to_tiles(X, m, k, buf);
+      xt = buf;
+    }
+    sr::linear_tiles(a, xt, m, bp, ac, tiles_out ? Y : nullptr, tiles_out ? nullptr : Y, R);
   }
   return out;
 }
@@ -523,6 +559,9 @@ PYBIND11_MODULE(_native, m) {
   m.def("maxpool2d", &maxpool2d, py::arg("x"), py::arg("kernel_h"), py::arg("kernel_w"), py::arg("strides"),
         py::arg("pads"), py::arg("dilations"), py::arg("out_h"), py::arg("out_w"),
         "Max pooling of an NCHW float32 array (pads: top, left; the output size already resolved).");
+  m.def("linear_tiled", &linear_tiled, py::arg("a"), py::arg("x"), py::arg("m"), py::arg("x_tiles"),
+        py::arg("tiles_out"), py::arg("bias") = py::none(), py::arg("act") = "none", py::arg("residual") = py::none(),
+        "linear with x and/or the result as token tiles [tiles][features][64] (m tokens).");
   m.def("softmax", &softmax_lastdim, py::arg("x"), "Softmax over the last axis (float32, C-contiguous).");
   m.def("layernorm", &layernorm_lastdim, py::arg("x"), py::arg("scale"), py::arg("bias"), py::arg("epsilon"),
         "Layer normalisation over the last axis with optional scale and bias.");

@@ -19,6 +19,7 @@ from .fold_constants import fold_constants
 from .fuse_attention import fuse_attention
 from .fuse_epilogue import fuse_epilogue
 from .fuse_layernorm import fuse_layernorm
+from .keep_token_tiles import keep_token_tiles
 from .lower_linear import lower_linear
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ PIPELINE = [
     fold_batchnorm,
     lower_linear,
     fuse_epilogue,
+    keep_token_tiles,
     eliminate_dead_nodes,  # again: drops the dense weights and biases the packed nodes replaced
 ]
 

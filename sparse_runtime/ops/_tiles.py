@@ -1,0 +1,34 @@
+"""TokenTiles: activations one PackedMatMul hands to the next still channels-major.
+
+A row-major [m, n] activation as the kernels want it is ``tile_count(m)`` blocks of [n][64]
+tokens (ops.h, "token tiles"). Between two consecutive linears (BERT's FFN, an MLP) the first can
+leave its output that way and the second read it so, saving the transpose back to rows and the
+one forward again (passes/keep_token_tiles.py pairs them). Only such pairs exchange these; they
+never reach a graph output or any other op.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class TokenTiles:
+    """``data``: float32 [tiles, n, 64]; ``shape``: the logical row-major shape (..., n) with the
+    original leading dims, so profiles and FLOP counts see the ONNX value's shape."""
+
+    __slots__ = ("data", "shape", "dtype")
+
+    def __init__(self, data: np.ndarray, shape: tuple):
+        self.data = data
+        self.shape = tuple(shape)
+        self.dtype = data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def tokens(self) -> int:
+        return int(np.prod(self.shape[:-1], dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"TokenTiles(shape={self.shape}, tiles={self.data.shape[0]})"
