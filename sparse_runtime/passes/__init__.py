@@ -21,6 +21,7 @@ from .fuse_epilogue import fuse_epilogue
 from .fuse_layernorm import fuse_layernorm
 from .keep_token_tiles import keep_token_tiles
 from .lower_linear import lower_linear
+from .merge_sibling_matmuls import merge_sibling_matmuls
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ PIPELINE = [
     eliminate_dead_nodes,
     fuse_layernorm,
     fuse_attention,
+    merge_sibling_matmuls,
     fold_batchnorm,
     lower_linear,
     fuse_epilogue,

@@ -17,7 +17,7 @@ def test_pipeline_order():
     # pair layers once their epilogues (a residual ends a pair) are final; a last sweep drops the
     # replaced dense weights.
     assert names == ["fold_constants", "eliminate_identity", "eliminate_dead_nodes", "fuse_layernorm", "fuse_attention",
-                     "fold_batchnorm", "lower_linear", "fuse_epilogue", "keep_token_tiles", "eliminate_dead_nodes"]
+                     "merge_sibling_matmuls", "fold_batchnorm", "lower_linear", "fuse_epilogue", "keep_token_tiles", "eliminate_dead_nodes"]
 
 
 def test_run_pipeline_debug_verifies_and_folds():
