@@ -9,7 +9,7 @@
   of the peak of the cores used.
 - Batch 1, one token (GEMV): bytes of the packed weight per second, next to the read bandwidth
   of a buffer of the same size (cache-resident, as the weight is when timed in a loop) and of
-  one far larger than the caches (memory).
+  one far larger than the caches (memory: where a whole model's weights come from).
 - Cost against work: sparse-layer time from 50 % to 95 % sparsity relative to density, and
   throughput against batch size.
 
@@ -61,19 +61,25 @@ def peak_all_cores(cores: int) -> float:
 
 
 def read_bandwidth(nbytes: int, threads: int) -> float:
-    """GB/s of summing a float32 buffer of nbytes, split over `threads` Python threads (numpy
-    releases the GIL inside the reduction): a plain streaming read to hold the kernels against."""
+    """GB/s of reading a float32 buffer of nbytes with BLAS sdot, split over `threads` Python
+    threads (numpy releases the GIL inside): a streaming read to hold the kernels against.
+    A small buffer is read many times per thread, so starting the threads is not what is timed."""
     a = np.ones(max(threads, nbytes // 4), np.float32)
     parts = np.array_split(a, threads)
+    reps = max(1, (256 << 20) // max(1, a.nbytes))
+
+    def read_part(p):
+        for _ in range(reps):
+            np.dot(p, p)  # BLAS sdot: a vectorised streaming read
 
     def read_all():
-        workers = [threading.Thread(target=np.add.reduce, args=(p,)) for p in parts]
+        workers = [threading.Thread(target=read_part, args=(p,)) for p in parts]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
 
-    return a.nbytes / median_seconds(read_all) / 1e9
+    return a.nbytes * reps / median_seconds(read_all, min_calls=3, rounds=2) / 1e9
 
 
 def main(argv=None) -> int:

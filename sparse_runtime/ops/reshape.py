@@ -14,9 +14,18 @@ from .registry import register
 def reshape(node, ctx):
     allowzero = attr(node, "allowzero", 0, int, choices=(0, 1))
     static = attr(node, "shape", kind=list) if ctx.opset < 5 else None
+    if static is None and len(node.inputs) > 1 and ctx.const(node.inputs[1]) is not None:
+        static = int_list(node, ctx.const(node.inputs[1]), "shape")  # a constant target: read once
+    # Resolved targets by input shape when the target is static: a run repeats its shapes, and
+    # a transformer has four Reshapes per layer whose Python work adds up.
+    resolved: dict = {}
 
     def kernel(inputs):
         x = inputs[0]
+        if static is not None:
+            target = resolved.get(x.shape)
+            if target is not None:
+                return [x.reshape(target)]
         shape = static if static is not None else int_list(node, inputs[1], "shape")
         if shape.count(-1) > 1:
             raise OpError(node, f"at most one -1 allowed in shape, got {shape}")
@@ -35,6 +44,10 @@ def reshape(node, ctx):
             shape = [x.size // known if s == -1 else s for s in shape]
         if math.prod(shape) != x.size or any(s < 0 for s in shape):
             raise OpError(node, f"cannot reshape {x.shape} ({x.size} elements) to {shape}")
+        if static is not None:
+            if len(resolved) > 8:
+                resolved.clear()
+            resolved[x.shape] = tuple(shape)
         return [x.reshape(shape)]
 
     return kernel
