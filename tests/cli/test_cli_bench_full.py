@@ -195,7 +195,10 @@ def test_profile_rows_sum_to_the_measured_total(models, tmp_path):
     prof = d["profile"]
     assert prof["runs"] == 5 and len(prof["nodes"]) == d["nodes"]
     assert prof["nodes_ms"] == pytest.approx(sum(n["mean_ms"] for n in prof["nodes"]))
-    assert prof["nodes_ms"] == pytest.approx(prof["total_ms"], rel=0.05)  # rows add up to the run
+    # Rows add up to the run, less the run's set-up (a few µs to tens of µs: 5 % of a tiny model's
+    # 0.13 ms run is only 7 µs, so the slack is also absolute).
+    assert prof["nodes_ms"] <= prof["total_ms"] * 1.01
+    assert prof["total_ms"] - prof["nodes_ms"] <= max(0.05 * prof["total_ms"], 0.05)
     times = [n["mean_ms"] for n in prof["nodes"]]
     assert times == sorted(times, reverse=True)
     assert sum(n["percent"] for n in prof["nodes"]) == pytest.approx(100.0, abs=0.1)
