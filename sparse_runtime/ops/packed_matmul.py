@@ -35,13 +35,7 @@ def packed_matmul(node, ctx):
         return _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles)
 
     def kernel(inputs):
-        x = inputs[0]
-        if x.dtype != np.float32:
-            raise OpError(node, f"input '{node.inputs[0]}' must be float32, got {x.dtype}")
-        if x.ndim < 1 or x.shape[-1] != k:
-            raise OpError(node, f"input '{node.inputs[0]}' has shape {x.shape}, expected (..., {k})")
-        lead = x.shape[:-1]
-        rows = np.ascontiguousarray(x).reshape(-1, k)
+        lead, rows = _rows(node, inputs[0], k)
         r = inputs[1] if len(inputs) > 1 else None
         if r is None:
             return [kernels.linear(rows, weight, bias, act).reshape(*lead, n)]
@@ -57,6 +51,15 @@ def packed_matmul(node, ctx):
     return kernel
 
 
+def _rows(node, x, k):
+    """(leading dims, the input as contiguous [rows, k]) of a row-major float32 input of k features."""
+    if x.dtype != np.float32:
+        raise OpError(node, f"input '{node.inputs[0]}' must be float32, got {x.dtype}")
+    if x.ndim < 1 or x.shape[-1] != k:
+        raise OpError(node, f"input '{node.inputs[0]}' has shape {x.shape}, expected (..., {k})")
+    return x.shape[:-1], np.ascontiguousarray(x).reshape(-1, k)
+
+
 def _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles):
     """A layer of a token-tiles pair: reads and/or writes TokenTiles (see the module doc)."""
     n, k = weight.shape
@@ -68,12 +71,7 @@ def _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles):
                 raise OpError(node, f"input '{node.inputs[0]}' must be token tiles of {k} features, got {x!r}")
             lead, data, m = x.shape[:-1], x.data, x.tokens
         else:
-            if x.dtype != np.float32:
-                raise OpError(node, f"input '{node.inputs[0]}' must be float32, got {x.dtype}")
-            if x.ndim < 1 or x.shape[-1] != k:
-                raise OpError(node, f"input '{node.inputs[0]}' has shape {x.shape}, expected (..., {k})")
-            lead = x.shape[:-1]
-            data = np.ascontiguousarray(x).reshape(-1, k)
+            lead, data = _rows(node, x, k)
             m = data.shape[0]
         r = inputs[1] if len(inputs) > 1 else None
         if r is not None:
