@@ -57,15 +57,15 @@ void im2col_run(const ConvShape& s, const float* channel, int i, int j, int p0, 
   }
 }
 
-// Column tile t of B for one image and group: [kg][kColumnTile] floats at dst; only the rows of
-// local input channels [c0, c1) (all of them by default).
-void gather_tile(const ConvShape& s, const float* image, int g, int t, float* dst, int c0 = 0, int c1 = -1) {
+// Column tile t of B for one image and group: the rows of local input channels [c0, c1) of its
+// [kg][kColumnTile] floats at dst.
+void gather_tile(const ConvShape& s, const float* image, int g, int t, float* dst, int c0, int c1) {
   const int cig = s.in_channels / s.groups, kk = s.kernel_h * s.kernel_w;
   const ptrdiff_t plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w;
   const int out_plane = s.out_h * s.out_w;
   const int p0 = t * kColumnTile, p1 = std::min(out_plane, p0 + kColumnTile);
   const bool pointwise = is_pointwise(s);
-  for (int cl = c0; cl < (c1 < 0 ? cig : c1); ++cl) {
+  for (int cl = c0; cl < c1; ++cl) {
     const float* channel = image + (static_cast<ptrdiff_t>(g) * cig + cl) * plane;
     if (pointwise) {
       std::memcpy(dst + static_cast<ptrdiff_t>(cl) * kColumnTile, channel + p0, sizeof(float) * (p1 - p0));
@@ -94,7 +94,7 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
   const int kg = cig * s.kernel_h * s.kernel_w;
   const ptrdiff_t in_image = static_cast<ptrdiff_t>(s.in_channels) * s.in_h * s.in_w;
   const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
-  const int tiles = static_cast<int>((out_plane + kColumnTile - 1) / kColumnTile);
+  const int tiles = tile_count(static_cast<int>(out_plane));
   const size_t tile_floats = static_cast<size_t>(kg) * kColumnTile;
   ThreadPool& pool = ThreadPool::instance();
 
@@ -132,7 +132,7 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
       const int image = static_cast<int>(task / tiles / G);
       thread_local Scratch tile_buf;
       float* b = tile_buf.floats(tile_floats);
-      gather_tile(s, x + image * in_image, g, t, b);
+      gather_tile(s, x + image * in_image, g, t, b, 0, cig);
       spmm_on_this_thread(problem(image, g, t, b), act);
     });
     return;

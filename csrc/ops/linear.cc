@@ -3,6 +3,7 @@
 // task transposes its own block of Yᵀ back into Y. The transposes cost O(M·K + M·N) against
 // O(nnz·M) of kernel work. A single row (M = 1) needs no transpose at all.
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "sparse_runtime/isa.h"
@@ -27,21 +28,42 @@ void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, 
   });
 }
 
+namespace {
+
+// Row-major [m][k] into token tiles [tiles][k][kColumnTile].
 void rows_to_tiles(const float* x, int m, int k, float* xt) {
   for (int j0 = 0, t = 0; j0 < m; j0 += kColumnTile, ++t)
     transpose(x + static_cast<ptrdiff_t>(j0) * k, std::min(kColumnTile, m - j0), k, k,
               xt + static_cast<size_t>(t) * k * kColumnTile, kColumnTile);
 }
 
-void linear_tiles(const PackedMatrix& a, const float* xt, int m, const float* bias, Act act, float* yt, float* y,
-                  const float* residual) {
+}  // namespace
+
+void linear_tiled(const PackedMatrix& a, const float* x, bool x_tiles, int m, float* y, bool y_tiles,
+                  const float* bias, Act act, const float* residual) {
   const int n = a.rows(), k = a.cols();
+  // The kernels read token tiles. Rows are transposed into the calling thread's scratch (no
+  // allocation or page faults per run); so are tiles not on a cache line (a caller's own array),
+  // whose 512-bit loads would straddle two lines (measured 30 % slower). Tiles instead of plain
+  // rows of 128+ tokens: the 512-byte stride folded a CSR k-panel onto half of L1's sets and the
+  // panel thrashed (measured: 2 threads took 0.72 ms instead of 0.5).
+  const float* xt = x;
+  if (!x_tiles || reinterpret_cast<uintptr_t>(x) % 64) {
+    thread_local Scratch xt_buf;
+    const size_t count = static_cast<size_t>(tile_count(m)) * k * kColumnTile;
+    float* buf = xt_buf.floats(count);
+    if (x_tiles)
+      std::copy(x, x + count, buf);
+    else
+      rows_to_tiles(x, m, k, buf);
+    xt = buf;
+  }
   std::vector<SpmmProblem> problems;
   for (int j0 = 0, t = 0; j0 < m; j0 += kColumnTile, ++t) {
     const int mt = std::min(kColumnTile, m - j0);
     const float* b = xt + static_cast<size_t>(t) * k * kColumnTile;
-    if (yt) {  // the next layer's input, still tile-major
-      problems.push_back({&a, b, kColumnTile, yt + static_cast<size_t>(t) * n * kColumnTile, kColumnTile, mt, bias, {}});
+    if (y_tiles) {  // the next layer's input, still tile-major
+      problems.push_back({&a, b, kColumnTile, y + static_cast<size_t>(t) * n * kColumnTile, kColumnTile, mt, bias, {}});
       continue;
     }
     // Each task stores its block of Yᵀ transposed straight into Y (rows_out), residual and
@@ -61,7 +83,6 @@ void linear_tiles(const PackedMatrix& a, const float* xt, int m, const float* bi
 
 void linear(const PackedMatrix& a, const float* x, int m, float* y, const float* bias, Act act,
             const float* residual) {
-  const int k = a.cols();
   if (m == 1) {  // y is a single column: the kernels' own layout, residual included
     SpmmProblem p{&a, x, 1, y, 1, 1, bias, {}};
     p.residual = residual;
@@ -69,14 +90,7 @@ void linear(const PackedMatrix& a, const float* x, int m, float* y, const float*
     spmm({p}, act);
     return;
   }
-  // The calling thread's scratch: no allocation (and no page faults) per run. Xᵀ tile-major: a
-  // kernel's slice of activations is one contiguous block. With plain rows of 128+ tokens the
-  // 512-byte stride folds a CSR k-panel onto half of L1's sets and the panel thrashes (measured:
-  // 2 threads took 0.72 ms instead of 0.5).
-  thread_local Scratch xt_buf;
-  float* xt = xt_buf.floats(static_cast<size_t>(tile_count(m)) * k * kColumnTile);
-  rows_to_tiles(x, m, k, xt);
-  linear_tiles(a, xt, m, bias, act, nullptr, y, residual);
+  linear_tiled(a, x, false, m, y, false, bias, act, residual);
 }
 
 }  // namespace sr

@@ -88,33 +88,6 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
   }
 }
 
-void run_kernel(const KernelTable& kt, const SpmmProblem& pr, const Task& t, const Epilogue& ep, float* C,
-                ptrdiff_t ldc);
-
-// A task of a rows_out problem: C rows [n0, n1) into scratch (indexed by absolute row, so the
-// kernels need no offset; rows below n0 are never touched, so never paged in), then transposed
-// into Y and, with a residual, summed and activated there.
-void run_task_rows_out(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
-  constexpr ptrdiff_t ld = kColumnTile;
-  thread_local Scratch block;
-  float* C = block.floats(static_cast<size_t>(t.n1) * ld);
-  const Epilogue ep{pr.bias, pr.residual ? Act::kNone : act, nullptr, 0};
-  run_kernel(kt, pr, t, ep, C, ld);
-  const int rows = t.n1 - t.n0, m = t.j1 - t.j0;
-  float* Y = pr.rows_out + static_cast<ptrdiff_t>(t.j0) * pr.ld_out + t.n0;
-  kt.transpose(C + static_cast<ptrdiff_t>(t.n0) * ld, rows, m, ld, Y, pr.ld_out);
-  if (pr.residual) {
-    const float* R = pr.residual + static_cast<ptrdiff_t>(t.j0) * pr.ldr + t.n0;
-    for (int j = 0; j < m; ++j) kt.add_activation(Y + j * pr.ld_out, R + j * pr.ldr, rows, act);
-  }
-}
-
-void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
-  if (pr.rows_out) return run_task_rows_out(kt, pr, t, act);
-  const Epilogue ep{pr.bias, act, pr.residual ? pr.residual + t.j0 : nullptr, pr.ldr};
-  run_kernel(kt, pr, t, ep, pr.C + t.j0, pr.ldc);
-}
-
 // The task's product into C (already offset to the task's first column), row stride ldc.
 void run_kernel(const KernelTable& kt, const SpmmProblem& pr, const Task& t, const Epilogue& ep, float* C,
                 ptrdiff_t ldc) {
@@ -142,6 +115,30 @@ void run_kernel(const KernelTable& kt, const SpmmProblem& pr, const Task& t, con
       kt.dense(a.dense(), t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
       break;
   }
+}
+
+// A task of a rows_out problem: C rows [n0, n1) into scratch (indexed by absolute row, so the
+// kernels need no offset; rows below n0 are never touched, so never paged in), then transposed
+// into Y and, with a residual, summed and activated there.
+void run_task_rows_out(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
+  constexpr ptrdiff_t ld = kColumnTile;
+  thread_local Scratch block;
+  float* C = block.floats(static_cast<size_t>(t.n1) * ld);
+  const Epilogue ep{pr.bias, pr.residual ? Act::kNone : act, nullptr, 0};
+  run_kernel(kt, pr, t, ep, C, ld);
+  const int rows = t.n1 - t.n0, m = t.j1 - t.j0;
+  float* Y = pr.rows_out + static_cast<ptrdiff_t>(t.j0) * pr.ld_out + t.n0;
+  kt.transpose(C + static_cast<ptrdiff_t>(t.n0) * ld, rows, m, ld, Y, pr.ld_out);
+  if (pr.residual) {
+    const float* R = pr.residual + static_cast<ptrdiff_t>(t.j0) * pr.ldr + t.n0;
+    for (int j = 0; j < m; ++j) kt.add_activation(Y + j * pr.ld_out, R + j * pr.ldr, rows, act);
+  }
+}
+
+void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
+  if (pr.rows_out) return run_task_rows_out(kt, pr, t, act);
+  const Epilogue ep{pr.bias, act, pr.residual ? pr.residual + t.j0 : nullptr, pr.ldr};
+  run_kernel(kt, pr, t, ep, pr.C + t.j0, pr.ldc);
 }
 
 }  // namespace

@@ -15,7 +15,6 @@
 #include "sparse_runtime/isa.h"
 #include "sparse_runtime/ops.h"
 #include "sparse_runtime/packed.h"
-#include "sparse_runtime/scratch.h"
 #include "sparse_runtime/threadpool.h"
 
 namespace py = pybind11;
@@ -24,7 +23,7 @@ using sr::PackedMatrix;
 namespace {
 
 // Nanoseconds spent in native work since import, over all threads: with a run's wall time it
-// gives the share of a run spent outside the kernels (Python, numpy glue), see engine/overhead.py.
+// gives the share of a run spent outside the kernels (Python, numpy glue): engine/benchmark.py.
 std::atomic<int64_t> g_native_ns{0};
 
 // Releases the GIL around native work and adds the work's duration to g_native_ns (the clock
@@ -226,19 +225,7 @@ py::array linear_tiled(const PackedMatrix& a, const py::array& x, int m, bool x_
   float* Y = out.mutable_data();
   {
     NativeRegion native;
-    thread_local sr::Scratch xt_buf;
-    const float* xt = X;
-    // Tiles not on a cache line (a caller's own array) are copied: the kernels' 512-bit loads
-    // would straddle two lines (measured 30 % slower).
-    if (!x_tiles || reinterpret_cast<uintptr_t>(X) % 64) {
-      float* buf = xt_buf.floats(static_cast<size_t>(tiles) * k * sr::kColumnTile);
-      if (x_tiles)
-        std::copy(X, X + static_cast<size_t>(tiles) * k * sr::kColumnTile, buf);
-      else
-        sr::rows_to_tiles(X, m, k, buf);
-      xt = buf;
-    }
-    sr::linear_tiles(a, xt, m, bp, ac, tiles_out ? Y : nullptr, tiles_out ? nullptr : Y, R);
+    sr::linear_tiled(a, X, x_tiles, m, Y, tiles_out, bp, ac, R);
   }
   return out;
 }

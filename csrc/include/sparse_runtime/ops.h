@@ -51,12 +51,11 @@ void spmm_on_this_thread(const SpmmProblem& problem, Act act);
 // [k][kColumnTile] (block t holds tokens 64t.., the last block's columns past m unused). This is
 // how linear feeds the kernels, and how two consecutive linears hand over without transposing.
 inline int tile_count(int m) { return (m + kColumnTile - 1) / kColumnTile; }
-void rows_to_tiles(const float* x, int m, int k, float* xt);
 
-// act(A · X + bias) for X as token tiles [tiles][K][64]: into token tiles yt [tiles][N][64] when
-// yt is set (no residual then), else into row-major y [m][N] (+ residual, row-major like y).
-void linear_tiles(const PackedMatrix& a, const float* xt, int m, const float* bias, Act act, float* yt, float* y,
-                  const float* residual);
+// act(X · Aᵀ + bias) for m tokens with X and/or Y as token tiles ([tiles][K][64] / [tiles][N][64])
+// or row-major ([m][K] / [m][N]); `residual` (row-major like Y, only with row-major Y) may be null.
+void linear_tiled(const PackedMatrix& a, const float* x, bool x_tiles, int m, float* y, bool y_tiles,
+                  const float* bias, Act act, const float* residual);
 
 // Y[M][N] = act(X[M][K] · Aᵀ + bias) for row-major X and Y (a MatMul whose weight W = Aᵀ).
 // `residual` (row-major like Y, may be null) is added before the activation.
