@@ -26,7 +26,7 @@ ACTIVATIONS = ("none", "relu", "gelu_erf", "gelu_tanh")
 
 # Kernel names carry dtype, op, tile and ISA (e.g. f32-csrmm-4v-avx512): used in reports.
 _KERNEL_STEM = {
-    "dense": "f32-gemm-8xNv",
+    "dense": "f32-gemm-32xNr",
     "csr": "f32-csrmm-1x1",
     "bsr4x1": "f32-bsrmm-4x1",
     "bsr1x4": "f32-bsrmm-1x4",

@@ -8,6 +8,8 @@
 
 namespace sr {
 namespace impl {
+// Internal linkage: see spmm_impl.h.
+namespace {
 
 // y = softmax(scale * x + mask) per row; mask (one row per row, stride ldm) may be null. x and y
 // may alias: attention runs it in place on its score tile.
@@ -106,5 +108,6 @@ float fma_probe(int64_t iterations) {
   return T::reduce_add(sum);
 }
 
+}  // namespace
 }  // namespace impl
 }  // namespace sr

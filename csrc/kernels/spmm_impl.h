@@ -15,6 +15,10 @@
 
 namespace sr {
 namespace impl {
+// Internal linkage (unnamed namespace): each ISA's translation unit compiles these with its own
+// flags, and inline functions that share a name across them (csr_row_dot, dense_panel_gemv)
+// would otherwise be merged by the linker into one copy built for whichever ISA it picked.
+namespace {
 
 // ---- activations -------------------------------------------------------------------------
 
@@ -383,96 +387,6 @@ void nm24(const Nm24View& a, int n0, int n1, const float* B, ptrdiff_t ldb, floa
   for_each_chunk<T, NVMAX>(m, Nm24Body<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 
-// ---- dense: 8 outputs x NV vectors register tile ------------------------------------------
-// PANEL: weights packed as panels (formats.h, item 8), one contiguous run of 8 per k.
-// Otherwise A is a plain row-major activation (batched MatMul): 8 row pointers, one float each per
-// k; rows past n1 point at row n0 (valid memory, results discarded) so nothing reads out of bounds.
-
-template <class T, bool PANEL>
-struct DenseBody : KernelArgs<DenseView> {
-  // k in blocks of at most ~512: a block of B (up to 128 KiB for 64 columns) stays in L2 while
-  // every row panel of the call passes over it; partial sums go through C between blocks.
-  // Without it a 3x3 conv with 512 input channels (k = 4608) re-read 1.2 MB of B from L3 for
-  // every 8 outputs. k <= 768 stays one block (BERT-base: splitting 768 measured 4 % slower).
-  static int k_block(int k) {
-    const int blocks = k <= 768 ? 1 : (k + 511) / 512;
-    return (k + blocks - 1) / blocks;
-  }
-
-  template <int NV, bool TAIL>
-  void run(int j0, int tail) const {
-    constexpr int R = kDensePanel;
-    const int kb = std::max(1, k_block(a.k));
-    // At least one block, so k = 0 still stores act(bias).
-    for (int k0 = 0; k0 == 0 || k0 < a.k; k0 += kb) {
-      const int k1 = std::min(a.k, k0 + kb);
-      const bool first = k0 == 0, last = k1 == a.k;
-      for (int n = n0; n < n1; n += R) {
-        const int rows = std::min(R, n1 - n);
-        const float* w_rows[R];
-        for (int i = 0; i < R; ++i)
-          w_rows[i] = PANEL ? a.a + static_cast<ptrdiff_t>(n / R) * a.k * R + i
-                            : a.a + static_cast<ptrdiff_t>(i < rows ? n + i : n) * a.lda;
-        constexpr ptrdiff_t k_step = PANEL ? R : 1;
-        typename T::V acc[R][NV];
-        for (int i = 0; i < R; ++i)
-          for (int v = 0; v < NV; ++v)
-            acc[i][v] = first || i >= rows ? T::zero() : load_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, v, tail);
-        for (int k = k0; k < k1; ++k) {
-          const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
-          typename T::V x[NV];
-          for (int v = 0; v < NV; ++v) x[v] = load_chunk<T, NV, TAIL>(b, v, tail);
-          for (int i = 0; i < R; ++i) {
-            const auto wi = T::set1(w_rows[i][k * k_step]);
-            for (int v = 0; v < NV; ++v) acc[i][v] = T::fmadd(wi, x[v], acc[i][v]);
-          }
-        }
-        for (int i = 0; i < rows; ++i) {
-          if (last)
-            store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], ep, n + i, j0, tail);
-          else
-            store_vectors<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], tail);
-        }
-      }
-    }
-  }
-};
-
-// One column through weight panels: 8 outputs per k, a plain loop the ISA's flags vectorise.
-inline void dense_panel_gemv(const DenseView& a, int n, const float* B, ptrdiff_t ldb, float out[kDensePanel]) {
-  constexpr int R = kDensePanel;
-  const float* panel = a.a + static_cast<ptrdiff_t>(n / R) * a.k * R;
-  float s0[R] = {}, s1[R] = {};
-  int k = 0;
-  for (; k + 1 < a.k; k += 2) {
-    const float x0 = B[k * ldb], x1 = B[(k + 1) * ldb];
-    for (int i = 0; i < R; ++i) {
-      s0[i] += panel[k * R + i] * x0;
-      s1[i] += panel[(k + 1) * R + i] * x1;
-    }
-  }
-  for (; k < a.k; ++k)
-    for (int i = 0; i < R; ++i) s0[i] += panel[k * R + i] * B[k * ldb];
-  for (int i = 0; i < R; ++i) out[i] = s0[i] + s1[i];
-}
-
-template <class T, int NVMAX>
-void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
-           ptrdiff_t ldc, int m, const Epilogue& ep) {
-  if (m == 1 && a.lda == 0) {
-    for (int n = n0; n < n1; n += kDensePanel) {
-      float out[kDensePanel];
-      dense_panel_gemv(a, n, B, ldb, out);
-      for (int i = 0; i < std::min(kDensePanel, n1 - n); ++i)
-        store_scalar<T>(C + (n + i) * ldc, out[i], ep, n + i);
-    }
-    return;
-  }
-  if (a.lda == 0)
-    for_each_chunk<T, NVMAX>(m, DenseBody<T, true>{{a, n0, n1, B, ldb, C, ldc, ep}});
-  else
-    for_each_chunk<T, NVMAX>(m, DenseBody<T, false>{{a, n0, n1, B, ldb, C, ldc, ep}});
-}
-
+}  // namespace
 }  // namespace impl
 }  // namespace sr

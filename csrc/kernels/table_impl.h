@@ -1,24 +1,28 @@
 // Fills a KernelTable with every microkernel for vector traits T.
 #pragma once
 #include "rowops_impl.h"
+#include "gemm_impl.h"
 #include "spmm_impl.h"
 
 namespace sr {
 namespace impl {
+// Internal linkage: see spmm_impl.h.
+namespace {
 
-// Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, dense 8*NV.
-template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE>
-KernelTable make_table(TransposeFn transpose) {
+// Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, plain dense
+// 8*NV; packed dense tiles are 32 outputs x NR_DENSE columns. TR: the ISA's block transpose.
+template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE, int NR_DENSE, TransposeFn TR>
+KernelTable make_table() {
   KernelTable t;
   t.isa = T::kName;
   t.csr = &csr<T, NV_ROW>;
   t.bsr4x1 = &bsr4x1<T, NV_BLOCK4>;
   t.bsr1x4 = &bsr1x4<T, NV_ROW>;
   t.nm24 = &nm24<T, NV_ROW>;
-  t.dense = &dense<T, NV_DENSE>;
+  t.dense = &dense<T, NV_DENSE, NR_DENSE, TR>;
   t.activation = &activation<T>;
   t.add_activation = &add_activation<T>;
-  t.transpose = transpose;
+  t.transpose = TR;
   t.softmax = &softmax<T>;
   t.layernorm = &layernorm<T>;
   t.fma_probe = &fma_probe<T>;
@@ -26,5 +30,6 @@ KernelTable make_table(TransposeFn transpose) {
   return t;
 }
 
+}  // namespace
 }  // namespace impl
 }  // namespace sr

@@ -14,12 +14,13 @@ namespace {
 
 constexpr int64_t kMinTaskWork = 32768;   // FMAs below which splitting costs more than it gains
 
-Format format_of(const SpmmProblem& p) { return p.a ? p.a->format() : Format::kDense; }
 int rows_of(const SpmmProblem& p) { return p.a ? p.a->rows() : p.plain.n; }
 
-int row_granule(Format f) {
-  if (f == Format::kBsr4x1) return kBsrRows;
-  if (f == Format::kDense) return kDensePanel;
+// Rows a task starts on: a whole block row, weight panel, or the plain-A tile's 8 rows.
+int row_granule(const SpmmProblem& p) {
+  if (!p.a) return 8;
+  if (p.a->format() == Format::kBsr4x1) return kBsrRows;
+  if (p.a->format() == Format::kDense) return kDensePanel;
   return 1;
 }
 
@@ -53,7 +54,7 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
     const SpmmProblem& pr = problems[p];
     const int n = rows_of(pr);
     if (n == 0 || pr.m == 0) continue;
-    const int g = row_granule(format_of(pr));
+    const int g = row_granule(pr);
     const int units = (n + g - 1) / g;
     // Each row also costs a fixed epilogue, counted as a few stored values.
     const int64_t total = work_before(pr, units * g) + 4LL * units * g;

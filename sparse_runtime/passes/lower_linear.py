@@ -120,7 +120,7 @@ def _lower_conv(graph: Graph, node: Node, ctx: PassContext) -> Optional[Node]:
     whole = w.reshape(co, -1)
     # One format for all groups, chosen on the first group (groups share shape and statistics).
     choice = kernels.choose_format(mats[0], pixels, ctx.weight_format, layout="channels") if cog >= 8 else None
-    if choice is None:  # a handful of outputs per group: dense panels of 8 would waste most lanes
+    if choice is None:  # a handful of outputs per group: dense panels of 32 would waste most lanes
         choice = kernels.FormatChoice("csr", {}, "modelled: fewer than 8 outputs per group")
     packed = [kernels.pack(m, choice.format) for m in mats]
     attrs = {

@@ -19,7 +19,7 @@
 //               row_ptr[N+1], blk_col[nb] (= first k), val[nb*4].
 //  7. N:M 2:4:  every group of 4 consecutive k of a row holds at most 2 nonzeros; K % 4 == 0.
 //               val[N][K/2], idx[N][K/2] (offset 0..3 of the value inside its group).
-//  8. Dense:    panels of 8 outputs: panel[p][k][r] = A[8p + r][k], zero past N. Unpacked
+//  8. Dense:    panels of 32 outputs: panel[p][k][r] = A[32p + r][k], zero past N. Unpacked
 //               row-major A (activations of a batched MatMul) is read in place instead.
 #pragma once
 #include <cstddef>
@@ -73,7 +73,7 @@ struct DenseView {
   ptrdiff_t lda;
 };
 
-constexpr int kDensePanel = 8;
+constexpr int kDensePanel = 32;  // outputs per packed panel: the dense tile's vector lanes
 constexpr int kBsrRows = 4;
 
 }  // namespace sr

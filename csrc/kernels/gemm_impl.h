@@ -1,0 +1,235 @@
+// Dense microkernels, written once over vector traits T and instantiated per ISA with the sparse
+// ones (table_impl.h).
+//
+// Packed weights (formats.h, item 8: panels of kDensePanel = 32 outputs, one contiguous run of 32
+// per k) run on a register tile of 32 outputs x NR columns: per k it loads the panel's 32 weights
+// as vectors and broadcasts NR activations B[k][j..j+NR). Outputs lie along the vector lanes, so
+// no lane idles whatever the column count. With columns along the lanes (the previous kernel) a
+// 7x7 plane's 49 columns took two weight passes with a quarter of the lanes idle: 45 GFLOP/s
+// against 100 for this tile on ResNet-50's 7x7 layers (one core, AVX-512).
+//
+// The tile holds C transposed; it goes through a per-thread scratch ([panel][column][32]) between
+// k blocks and is transposed into C, epilogue applied, after the last one.
+//
+// Plain row-major A (activations of a batched MatMul, attention) keeps columns along the lanes:
+// 8 rows x NV vectors, each row's value broadcast.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+
+#include "sparse_runtime/formats.h"
+#include "sparse_runtime/kernels.h"
+#include "sparse_runtime/scratch.h"
+#include "spmm_impl.h"
+
+namespace sr {
+namespace impl {
+// Internal linkage: see spmm_impl.h.
+namespace {
+
+// k in blocks of at most ~512: a block of B (up to 128 KiB for 64 columns) stays in L2 while every
+// panel of the call passes over it. Without it a 3x3 conv with 512 input channels (k = 4608)
+// re-read 1.2 MB of B from L3 for every panel. k <= 768 stays one block (BERT-base's 768 measured
+// 4 % slower split).
+inline int gemm_k_block(int k) {
+  const int blocks = k <= 768 ? 1 : (k + 511) / 512;
+  return std::max(1, (k + blocks - 1) / blocks);
+}
+
+// ---- packed weights: 32 outputs x NR columns ------------------------------------------------
+
+// ct[r][0..32) (+)= sum over kc of a[k][0..32) * b[k * ldb + r], for r < NR.
+template <class T, int NR>
+__attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, int kc, float* ct,
+                                         bool accumulate) {
+  constexpr int P = kDensePanel, NVA = P / T::W;
+  typename T::V acc[NR][NVA];
+#pragma GCC unroll 16
+  for (int r = 0; r < NR; ++r)
+#pragma GCC unroll 16
+    for (int v = 0; v < NVA; ++v) acc[r][v] = accumulate ? T::load(ct + r * P + v * T::W) : T::zero();
+  for (int k = 0; k < kc; ++k) {
+    typename T::V w[NVA];
+#pragma GCC unroll 16
+    for (int v = 0; v < NVA; ++v) w[v] = T::load(a + k * P + v * T::W);
+    const float* bk = b + k * ldb;
+#pragma GCC unroll 16
+    for (int r = 0; r < NR; ++r) {
+      const auto x = T::set1(bk[r]);
+#pragma GCC unroll 16
+      for (int v = 0; v < NVA; ++v) acc[r][v] = T::fmadd(w[v], x, acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < NR; ++r)
+#pragma GCC unroll 16
+    for (int v = 0; v < NVA; ++v) T::store(ct + r * P + v * T::W, acc[r][v]);
+}
+
+using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, int, float*, bool);
+
+// gemm_tile<T, 1..NR>, indexed by column count.
+template <class T, int NR>
+struct GemmTiles {
+  GemmTileFn fn[NR + 1];
+  GemmTiles() { fill<NR>(); }
+  template <int R>
+  void fill() {
+    fn[R] = &gemm_tile<T, R>;
+    if constexpr (R > 1) fill<R - 1>();
+  }
+};
+
+// After a panel's last k block: bias (per output, so per lane) and, without a residual, the
+// activation on the transposed tile; then transpose its `outputs` valid lanes into C rows, and
+// with a residual add it there and activate.
+template <class T, TransposeFn TR>
+void finish_panel(float* ct, int columns, int n, int outputs, float* C, ptrdiff_t ldc, int j0,
+                  const Epilogue& ep) {
+  constexpr int P = kDensePanel, NVA = P / T::W;
+  typename T::V bias[NVA];
+  for (int v = 0; v < NVA; ++v) {
+    const int lanes = std::min(T::W, outputs - v * T::W);
+    bias[v] = !ep.bias || lanes <= 0 ? T::zero() : T::load_n(ep.bias + n + v * T::W, lanes);
+  }
+  const Act act = ep.residual ? Act::kNone : ep.act;
+  for (int j = 0; j < columns; ++j) {
+    float* c = ct + j * P;
+    for (int v = 0; v < NVA; ++v) {
+      const auto x = T::add(T::load(c + v * T::W), bias[v]);
+      T::store(c + v * T::W, act == Act::kNone ? x : activate<T>(x, act));
+    }
+  }
+  float* rows = C + static_cast<ptrdiff_t>(n) * ldc + j0;
+  TR(ct, columns, outputs, P, rows, ldc);
+  if (ep.residual)
+    for (int i = 0; i < outputs; ++i)
+      add_activation<T>(rows + i * ldc, ep.residual + static_cast<ptrdiff_t>(n + i) * ep.ldr + j0, columns, ep.act);
+}
+
+// The panel's rows of C (to be written) and of the residual (to be read) are short runs a plane
+// apart, which the hardware prefetchers miss: fetched while the panel's tiles compute, a 1x1 conv
+// with a residual (ResNet-50, 64 -> 256 channels at 56x56) went from 66 to ? GFLOP/s.
+// always_inline: prefetches have no side effects to GCC, so a separate function is found pure and
+// its call deleted.
+__attribute__((always_inline)) inline void prefetch_panel_rows(int n, int outputs, float* C, ptrdiff_t ldc, int j0, int columns,
+                                const Epilogue& ep) {
+  constexpr int kLine = 16;  // floats per cache line
+  for (int i = 0; i < outputs; ++i) {
+    const float* c = C + static_cast<ptrdiff_t>(n + i) * ldc + j0;
+    const float* r = ep.residual ? ep.residual + static_cast<ptrdiff_t>(n + i) * ep.ldr + j0 : nullptr;
+    for (int j = 0; j < columns; j += kLine) {
+      __builtin_prefetch(c + j, 1);
+      if (r) __builtin_prefetch(r + j, 0);
+    }
+  }
+}
+
+// Rows [n0, n1) (n0 a multiple of 32) of C = A · B over m columns, in column tiles of 64.
+template <class T, int NR, TransposeFn TR>
+void dense_panels(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
+                  int m, const Epilogue& ep) {
+  constexpr int P = kDensePanel, kTile = 64;
+  static const GemmTiles<T, NR> tiles;
+  thread_local Scratch scratch;
+  const int p0 = n0 / P, p1 = (n1 + P - 1) / P;
+  const int kb = gemm_k_block(a.k);
+  float* ct = scratch.floats(static_cast<size_t>(p1 - p0) * kTile * P);
+  for (int j0 = 0; j0 < m; j0 += kTile) {
+    const int columns = std::min(kTile, m - j0);
+    // At least one k block, so k = 0 still stores act(bias).
+    for (int k0 = 0; k0 == 0 || k0 < a.k; k0 += kb) {
+      const int kc = std::min(a.k - k0, kb);
+      for (int p = p0; p < p1; ++p) {
+        const float* ap = a.a + (static_cast<ptrdiff_t>(p) * a.k + k0) * P;
+        const float* bk = B + static_cast<ptrdiff_t>(k0) * ldb + j0;
+        float* cp = ct + static_cast<ptrdiff_t>(p - p0) * kTile * P;
+        const bool last = k0 + kc >= a.k;
+        if (last) prefetch_panel_rows(p * P, std::min(P, n1 - p * P), C, ldc, j0, columns, ep);
+        for (int j = 0; j < columns; j += NR)
+          tiles.fn[std::min(NR, columns - j)](ap, bk + j, ldb, kc, cp + j * P, k0 > 0);
+        if (last) finish_panel<T, TR>(cp, columns, p * P, std::min(P, n1 - p * P), C, ldc, j0, ep);
+      }
+    }
+  }
+}
+
+// One column through weight panels: 32 outputs per k, a plain loop the ISA's flags vectorise.
+inline void dense_panel_gemv(const DenseView& a, int n, const float* B, ptrdiff_t ldb, float out[kDensePanel]) {
+  constexpr int P = kDensePanel;
+  const float* panel = a.a + static_cast<ptrdiff_t>(n / P) * a.k * P;
+  float s0[P] = {}, s1[P] = {};
+  int k = 0;
+  for (; k + 1 < a.k; k += 2) {
+    const float x0 = B[k * ldb], x1 = B[(k + 1) * ldb];
+    for (int i = 0; i < P; ++i) {
+      s0[i] += panel[k * P + i] * x0;
+      s1[i] += panel[(k + 1) * P + i] * x1;
+    }
+  }
+  for (; k < a.k; ++k)
+    for (int i = 0; i < P; ++i) s0[i] += panel[k * P + i] * B[k * ldb];
+  for (int i = 0; i < P; ++i) out[i] = s0[i] + s1[i];
+}
+
+// ---- plain row-major A: 8 rows x NV vectors of columns --------------------------------------
+// 8 row pointers, one float each per k; rows past n1 point at row n0 (valid memory, results
+// discarded) so nothing reads out of bounds.
+
+template <class T>
+struct PlainBody : KernelArgs<DenseView> {
+  static constexpr int R = 8;
+
+  template <int NV, bool TAIL>
+  void run(int j0, int tail) const {
+    const int kb = gemm_k_block(a.k);
+    for (int k0 = 0; k0 == 0 || k0 < a.k; k0 += kb) {
+      const int k1 = std::min(a.k, k0 + kb);
+      const bool first = k0 == 0, last = k1 == a.k;
+      for (int n = n0; n < n1; n += R) {
+        const int rows = std::min(R, n1 - n);
+        const float* w_rows[R];
+        for (int i = 0; i < R; ++i) w_rows[i] = a.a + static_cast<ptrdiff_t>(i < rows ? n + i : n) * a.lda;
+        typename T::V acc[R][NV];
+        for (int i = 0; i < R; ++i)
+          for (int v = 0; v < NV; ++v)
+            acc[i][v] = first || i >= rows ? T::zero() : load_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, v, tail);
+        for (int k = k0; k < k1; ++k) {
+          const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
+          typename T::V x[NV];
+          for (int v = 0; v < NV; ++v) x[v] = load_chunk<T, NV, TAIL>(b, v, tail);
+          for (int i = 0; i < R; ++i) {
+            const auto wi = T::set1(w_rows[i][k]);
+            for (int v = 0; v < NV; ++v) acc[i][v] = T::fmadd(wi, x[v], acc[i][v]);
+          }
+        }
+        for (int i = 0; i < rows; ++i) {
+          if (last)
+            store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], ep, n + i, j0, tail);
+          else
+            store_vectors<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], tail);
+        }
+      }
+    }
+  }
+};
+
+// NV: vectors of columns for plain A; NR: columns per packed-weight tile; TR: the ISA's transpose.
+template <class T, int NV, int NR, TransposeFn TR>
+void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc, int m,
+           const Epilogue& ep) {
+  if (a.lda != 0) return for_each_chunk<T, NV>(m, PlainBody<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
+  if (m == 1) {
+    for (int n = n0; n < n1; n += kDensePanel) {
+      float out[kDensePanel];
+      dense_panel_gemv(a, n, B, ldb, out);
+      for (int i = 0; i < std::min(kDensePanel, n1 - n); ++i) store_scalar<T>(C + (n + i) * ldc, out[i], ep, n + i);
+    }
+    return;
+  }
+  dense_panels<T, NR, TR>(a, n0, n1, B, ldb, C, ldc, m, ep);
+}
+
+}  // namespace
+}  // namespace impl
+}  // namespace sr
