@@ -194,7 +194,7 @@ void PackedMatrix::make_panels() {
     pp[n_] = offset;
   }
   std::vector<int32_t> col(col_.size());
-  std::vector<float> val(val_.size());
+  std::vector<float, AlignedAllocator<float>> val(val_.size());
   std::vector<int32_t> fill(panel_ptr_);
   for (int r = 0; r < n_; ++r)
     for (int32_t q = ptr_[r]; q < ptr_[r + 1]; ++q) {

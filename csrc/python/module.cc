@@ -105,8 +105,8 @@ py::array_t<float> new_f32(const std::vector<py::ssize_t>& shape) {
   return py::array_t<float>(shape, strides, base + skip, buffer);
 }
 
-template <class T>
-py::array_t<T> to_numpy(const std::vector<T>& v) {
+template <class T, class Alloc>
+py::array_t<T> to_numpy(const std::vector<T, Alloc>& v) {
   py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
   std::copy(v.begin(), v.end(), out.mutable_data());
   return out;

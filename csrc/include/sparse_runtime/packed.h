@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sparse_runtime/formats.h"
+#include "sparse_runtime/scratch.h"
 
 namespace sr {
 
@@ -39,7 +40,7 @@ class PackedMatrix {
   // splitting rows into balanced chunks and for export.
   const std::vector<int32_t>& ptr() const { return ptr_; }
   const std::vector<int32_t>& col() const { return col_; }
-  const std::vector<float>& val() const { return val_; }
+  const std::vector<float, AlignedAllocator<float>>& val() const { return val_; }
   const std::vector<uint8_t>& idx() const { return idx_; }
 
  private:
@@ -50,7 +51,7 @@ class PackedMatrix {
 
   std::vector<int32_t> ptr_, col_, panel_ptr_;
   int kblock_ = 0, panels_ = 1;
-  std::vector<float> val_;
+  std::vector<float, AlignedAllocator<float>> val_;  // aligned: the kernels stream it
   std::vector<uint8_t> idx_;
 };
 

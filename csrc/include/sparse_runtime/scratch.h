@@ -30,6 +30,26 @@ class Scratch {
   size_t capacity_ = 0;
 };
 
+// std::vector storage on 64-byte lines (packed weights: a dense panel row is two 512-bit loads,
+// each of which would straddle two lines at malloc's 16-byte alignment).
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(64, ((n * sizeof(T) + 63) / 64) * 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <class U>
+  bool operator==(const AlignedAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const AlignedAllocator<U>&) const { return false; }
+};
+
 // Row stride (in floats) that keeps every row of a scratch matrix on a cache-line boundary.
 inline ptrdiff_t aligned_stride(ptrdiff_t columns) { return (columns + 15) / 16 * 16; }
 
