@@ -12,11 +12,12 @@
 
 #include "sparse_runtime/formats.h"
 #include "sparse_runtime/kernels.h"
+#include "sparse_runtime/scratch.h"
 
 namespace sr {
 namespace impl {
 // Internal linkage (unnamed namespace): each ISA's translation unit compiles these with its own
-// flags, and inline functions that share a name across them (csr_row_dot, dense_panel_gemv)
+// flags, and inline functions that share a name across them (csr_dot, dense_panel_gemv)
 // would otherwise be merged by the linker into one copy built for whichever ISA it picked.
 namespace {
 
@@ -263,21 +264,6 @@ struct CsrBody : KernelArgs<CsrView> {
   }
 };
 
-// One column (a single token or pixel, GEMV-like): memory bound on the packed weight, so walk
-// each row's nonzeros with four independent sums instead of one masked vector per nonzero.
-inline float csr_row_dot(const CsrView& a, int n, const float* B, ptrdiff_t ldb) {
-  float s[4] = {0.f, 0.f, 0.f, 0.f};
-  for (int pn = 0; pn < a.panels; ++pn) {
-    const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
-    int p = ptr[n];
-    const int end = ptr[n + 1];
-    for (; p + 3 < end; p += 4)
-      for (int q = 0; q < 4; ++q) s[q] += a.val[p + q] * B[static_cast<ptrdiff_t>(a.col[p + q]) * ldb];
-    for (; p < end; ++p) s[0] += a.val[p] * B[static_cast<ptrdiff_t>(a.col[p]) * ldb];
-  }
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 template <class T>
 void store_scalar(float* c, float v, const Epilogue& ep, int n) {
   v += ep.bias ? ep.bias[n] : 0.f;
@@ -285,13 +271,38 @@ void store_scalar(float* c, float v, const Epilogue& ep, int n) {
   T::store_n(c, activate<T>(T::set1(v), ep.act), 1);
 }
 
+// Nonzeros [p, end) of one row dotted with B's column: four independent sums.
+inline float csr_dot(const float* val, const int32_t* col, int p, int end, const float* B, ptrdiff_t ldb) {
+  float s[4] = {0.f, 0.f, 0.f, 0.f};
+  for (; p + 3 < end; p += 4)
+    for (int q = 0; q < 4; ++q) s[q] += val[p + q] * B[static_cast<ptrdiff_t>(col[p + q]) * ldb];
+  for (; p < end; ++p) s[0] += val[p] * B[static_cast<ptrdiff_t>(col[p]) * ldb];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+// One column (a single token or pixel, GEMV-like): memory bound on the packed weight, so a scalar
+// walk over the nonzeros, panel by panel: each panel's rows [n0, n1) are one contiguous run, so
+// the weight streams in storage order. Row by row it had to interleave every panel's run (16
+// streams for K = 3072).
+template <class T>
+void csr_gemv(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
+              const Epilogue& ep) {
+  thread_local Scratch sums;
+  float* y = sums.floats(static_cast<size_t>(n1 - n0));
+  for (int pn = 0; pn < a.panels; ++pn) {
+    const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
+    for (int n = n0; n < n1; ++n) {
+      const float s = csr_dot(a.val, a.col, ptr[n], ptr[n + 1], B, ldb);
+      y[n - n0] = pn == 0 ? s : y[n - n0] + s;
+    }
+  }
+  for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, y[n - n0], ep, n);
+}
+
 template <class T, int NVMAX>
 void csr(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
          int m, const Epilogue& ep) {
-  if (m == 1) {
-    for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, csr_row_dot(a, n, B, ldb), ep, n);
-    return;
-  }
+  if (m == 1) return csr_gemv<T>(a, n0, n1, B, ldb, C, ldc, ep);
   for_each_chunk<T, NVMAX>(m, CsrBody<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
 }
 

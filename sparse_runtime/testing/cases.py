@@ -45,6 +45,10 @@ TEST_CASES = [
     Case(24, 200, 20, 0.5),
     Case(33, 260, 40, 0.3, "empty_rows"),
     Case(17, 1100, 65, 0.03),
+    # One column through several CSR k-panels (the GEMV walk goes panel by panel).
+    Case(40, 700, 1, 0.1, "empty_rows"),
+    # Dense: four 32-output panels, the last one partial; two k blocks; a 7x7 plane's 49 columns.
+    Case(100, 1600, 49, 1.0),
 ]
 
 # Layer shapes of the benchmark models (BERT-base FFN, ResNet-50 stages).
