@@ -30,7 +30,7 @@ namespace {
 // k in blocks of at most ~512: a block of B (up to 128 KiB for 64 columns) stays in L2 while every
 // panel of the call passes over it. Without it a 3x3 conv with 512 input channels (k = 4608)
 // re-read 1.2 MB of B from L3 for every panel. k <= 768 stays one block (BERT-base's 768 measured
-// 4 % slower split).
+// 4 % slower split). Blocks of 128-384 measured the same as this on ResNet-50's layers.
 inline int gemm_k_block(int k) {
   const int blocks = k <= 768 ? 1 : (k + 511) / 512;
   return std::max(1, (k + blocks - 1) / blocks);
