@@ -109,11 +109,12 @@ void finish_panel(float* ct, int columns, int n, int outputs, float* C, ptrdiff_
 
 // The panel's rows of C (to be written) and of the residual (to be read) are short runs a plane
 // apart, which the hardware prefetchers miss: fetched while the panel's tiles compute, a 1x1 conv
-// with a residual (ResNet-50, 64 -> 256 channels at 56x56) went from 57 to 80-85 GFLOP/s on one core.
+// with a residual (ResNet-50, 64 -> 256 channels at 56x56) went from 57 to 80-85 GFLOP/s on one
+// core.
 // always_inline: prefetches have no side effects to GCC, so a separate function is found pure and
 // its call deleted.
-__attribute__((always_inline)) inline void prefetch_panel_rows(int n, int outputs, float* C, ptrdiff_t ldc, int j0, int columns,
-                                const Epilogue& ep) {
+__attribute__((always_inline)) inline void prefetch_panel_rows(int n, int outputs, float* C, ptrdiff_t ldc,
+                                                               int j0, int columns, const Epilogue& ep) {
   constexpr int kLine = 16;  // floats per cache line
   for (int i = 0; i < outputs; ++i) {
     const float* c = C + static_cast<ptrdiff_t>(n + i) * ldc + j0;
