@@ -1,7 +1,8 @@
 // The microkernel table: one instance per ISA, each filled by its own translation unit.
 // Microkernels are pure: pointers, sizes, strides, an epilogue. No allocation, threads or exceptions.
 // Each computes output rows [n0, n1) for m columns (see formats.h, item 2). For BSR 4x1 n0 is a
-// multiple of 4 and for dense a multiple of 8 (n1 may be N).
+// multiple of 4, for packed dense a multiple of 32 (kDensePanel) and for plain dense of 8 (n1 may
+// be N).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -7,31 +7,8 @@
 
 namespace sr {
 
-class Scratch {
- public:
-  Scratch() = default;
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(data_); }
-
-  float* floats(size_t count) {
-    if (count > capacity_) {
-      std::free(data_);
-      const size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data_) throw std::bad_alloc();
-      capacity_ = bytes / sizeof(float);
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
-// std::vector storage on 64-byte lines (packed weights: a dense panel row is two 512-bit loads,
-// each of which would straddle two lines at malloc's 16-byte alignment).
+// Storage on 64-byte lines, for Scratch and std::vector (packed weights: a dense panel row is two
+// 512-bit loads, each of which would straddle two lines at malloc's 16-byte alignment).
 template <class T>
 struct AlignedAllocator {
   using value_type = T;
@@ -48,6 +25,29 @@ struct AlignedAllocator {
   bool operator==(const AlignedAllocator<U>&) const { return true; }
   template <class U>
   bool operator!=(const AlignedAllocator<U>&) const { return false; }
+};
+
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { AlignedAllocator<float>().deallocate(data_, capacity_); }
+
+  float* floats(size_t count) {
+    if (count > capacity_) {
+      AlignedAllocator<float>().deallocate(data_, capacity_);
+      data_ = nullptr;  // a throwing allocate must not leave a freed pointer behind
+      capacity_ = 0;
+      data_ = AlignedAllocator<float>().allocate(count);
+      capacity_ = count;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
 };
 
 // Row stride (in floats) that keeps every row of a scratch matrix on a cache-line boundary.
