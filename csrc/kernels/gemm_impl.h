@@ -130,6 +130,8 @@ __attribute__((always_inline)) inline void prefetch_panel_rows(int n, int output
 template <class T, int NR, TransposeFn TR>
 void dense_panels(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
                   int m, const Epilogue& ep) {
+  // Columns per scratch pass: the op layer's tasks are this wide already (kColumnTile in ops.h,
+  // which the pure kernels do not include), so a task's scratch is one pass.
   constexpr int P = kDensePanel, kTile = 64;
   static const GemmTiles<T, NR> tiles;
   thread_local Scratch scratch;
