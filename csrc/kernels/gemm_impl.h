@@ -38,10 +38,11 @@ inline int gemm_k_block(int k) {
 
 // ---- packed weights: 32 outputs x NR columns ------------------------------------------------
 
-// ct[r][0..32) (+)= sum over kc of a[k][0..32) * b[k * ldb + r], for r < NR.
-template <class T, int NR>
-__attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, int kc, float* ct,
-                                         bool accumulate) {
+// ct[r][0..32) (+)= sum over kc of a[k][0..32) * B_k[r], for r < NR, where B_k = b + k * ldb, or
+// b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB).
+template <class T, int NR, bool SHIFTED>
+__attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, const int32_t* offset,
+                                         int kc, float* ct, bool accumulate) {
   constexpr int P = kDensePanel, NVA = P / T::W;
   typename T::V acc[NR][NVA];
 #pragma GCC unroll 16
@@ -52,7 +53,7 @@ __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff
     typename T::V w[NVA];
 #pragma GCC unroll 16
     for (int v = 0; v < NVA; ++v) w[v] = T::load(a + k * P + v * T::W);
-    const float* bk = b + k * ldb;
+    const float* bk = SHIFTED ? b + offset[k] : b + k * ldb;
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r) {
       const auto x = T::set1(bk[r]);
@@ -66,26 +67,24 @@ __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff
     for (int v = 0; v < NVA; ++v) T::store(ct + r * P + v * T::W, acc[r][v]);
 }
 
-using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, int, float*, bool);
+using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, const int32_t*, int, float*, bool);
 
-// gemm_tile<T, 1..NR>, indexed by column count.
-template <class T, int NR>
+// gemm_tile<T, 1..NR, SHIFTED>, indexed by column count.
+template <class T, int NR, bool SHIFTED>
 struct GemmTiles {
   GemmTileFn fn[NR + 1];
   GemmTiles() { fill<NR>(); }
   template <int R>
   void fill() {
-    fn[R] = &gemm_tile<T, R>;
+    fn[R] = &gemm_tile<T, R, SHIFTED>;
     if constexpr (R > 1) fill<R - 1>();
   }
 };
 
 // After a panel's last k block: bias (per output, so per lane) and, without a residual, the
-// activation on the transposed tile; then transpose its `outputs` valid lanes into C rows, and
-// with a residual add it there and activate.
-template <class T, TransposeFn TR>
-void finish_panel(float* ct, int columns, int n, int outputs, float* C, ptrdiff_t ldc, int j0,
-                  const Epilogue& ep) {
+// activation, on the transposed tile of `columns` columns.
+template <class T>
+void finish_tile(float* ct, int columns, int n, int outputs, const Epilogue& ep) {
   constexpr int P = kDensePanel, NVA = P / T::W;
   typename T::V bias[NVA];
   for (int v = 0; v < NVA; ++v) {
@@ -100,11 +99,18 @@ void finish_panel(float* ct, int columns, int n, int outputs, float* C, ptrdiff_
       T::store(c + v * T::W, act == Act::kNone ? x : activate<T>(x, act));
     }
   }
-  float* rows = C + static_cast<ptrdiff_t>(n) * ldc + j0;
-  TR(ct, columns, outputs, P, rows, ldc);
+}
+
+// Then `columns` of its columns go, transposed, to C's columns [j, j + columns) of the panel's
+// `outputs` rows; with a residual it is added there and activated.
+template <class T, TransposeFn TR>
+void store_tile(const float* ct, int columns, int n, int outputs, float* C, ptrdiff_t ldc, ptrdiff_t j,
+                const Epilogue& ep) {
+  float* rows = C + static_cast<ptrdiff_t>(n) * ldc + j;
+  TR(ct, columns, outputs, kDensePanel, rows, ldc);
   if (ep.residual)
     for (int i = 0; i < outputs; ++i)
-      add_activation<T>(rows + i * ldc, ep.residual + static_cast<ptrdiff_t>(n + i) * ep.ldr + j0, columns, ep.act);
+      add_activation<T>(rows + i * ldc, ep.residual + static_cast<ptrdiff_t>(n + i) * ep.ldr + j, columns, ep.act);
 }
 
 // The panel's rows of C (to be written) and of the residual (to be read) are short runs a plane
@@ -114,7 +120,7 @@ void finish_panel(float* ct, int columns, int n, int outputs, float* C, ptrdiff_
 // always_inline: prefetches have no side effects to GCC, so a separate function is found pure and
 // its call deleted.
 __attribute__((always_inline)) inline void prefetch_panel_rows(int n, int outputs, float* C, ptrdiff_t ldc,
-                                                               int j0, int columns, const Epilogue& ep) {
+                                                               ptrdiff_t j0, int columns, const Epilogue& ep) {
   constexpr int kLine = 16;  // floats per cache line
   for (int i = 0; i < outputs; ++i) {
     const float* c = C + static_cast<ptrdiff_t>(n + i) * ldc + j0;
@@ -126,32 +132,67 @@ __attribute__((always_inline)) inline void prefetch_panel_rows(int n, int output
   }
 }
 
+// Where a packed-dense product reads B and stores C: plain, B[k * ldb + j] and C[n * ldc + j];
+// shifted (offset set), as ShiftedB in kernels.h describes.
+struct DenseIo {
+  const float* B;
+  ptrdiff_t ldb;
+  const int32_t* offset;
+  int first, pitch, valid;
+};
+
 // Rows [n0, n1) (n0 a multiple of 32) of C = A · B over m columns, in column tiles of 64.
-template <class T, int NR, TransposeFn TR>
-void dense_panels(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
-                  int m, const Epilogue& ep) {
+template <class T, int NR, TransposeFn TR, bool SHIFTED>
+void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* C, ptrdiff_t ldc, int m,
+                  const Epilogue& ep) {
   // Columns per scratch pass: the op layer's tasks are this wide already (kColumnTile in ops.h,
   // which the pure kernels do not include), so a task's scratch is one pass.
   constexpr int P = kDensePanel, kTile = 64;
-  static const GemmTiles<T, NR> tiles;
+  static const GemmTiles<T, NR, SHIFTED> tiles;
   thread_local Scratch scratch;
   const int p0 = n0 / P, p1 = (n1 + P - 1) / P;
   const int kb = gemm_k_block(a.k);
   float* ct = scratch.floats(static_cast<size_t>(p1 - p0) * kTile * P);
   for (int j0 = 0; j0 < m; j0 += kTile) {
     const int columns = std::min(kTile, m - j0);
+    // Shifted: the tile's columns as runs within one output row, [virtual start, real start, length).
+    int runs[kTile][3], nruns = 0;
+    ptrdiff_t first_real = j0;
+    if constexpr (SHIFTED) {
+      for (int j = 0; j < columns;) {
+        const int v = io.first + j0 + j, row = v / io.pitch, col = v % io.pitch;
+        const int len = std::min(columns - j, io.pitch - col);
+        if (col < io.valid) {
+          runs[nruns][0] = j;
+          runs[nruns][1] = row * io.valid + col;
+          runs[nruns][2] = std::min(len, io.valid - col);
+          ++nruns;
+        }
+        j += len;
+      }
+      first_real = nruns ? runs[0][1] : 0;
+    }
     // At least one k block, so k = 0 still stores act(bias).
     for (int k0 = 0; k0 == 0 || k0 < a.k; k0 += kb) {
       const int kc = std::min(a.k - k0, kb);
+      const float* bk = SHIFTED ? io.B + io.first + j0 : io.B + static_cast<ptrdiff_t>(k0) * io.ldb + j0;
+      const int32_t* offset = SHIFTED ? io.offset + k0 : nullptr;
       for (int p = p0; p < p1; ++p) {
         const float* ap = a.a + (static_cast<ptrdiff_t>(p) * a.k + k0) * P;
-        const float* bk = B + static_cast<ptrdiff_t>(k0) * ldb + j0;
         float* cp = ct + static_cast<ptrdiff_t>(p - p0) * kTile * P;
+        const int outputs = std::min(P, n1 - p * P);
         const bool last = k0 + kc >= a.k;
-        if (last) prefetch_panel_rows(p * P, std::min(P, n1 - p * P), C, ldc, j0, columns, ep);
+        if (last) prefetch_panel_rows(p * P, outputs, C, ldc, first_real, columns, ep);
         for (int j = 0; j < columns; j += NR)
-          tiles.fn[std::min(NR, columns - j)](ap, bk + j, ldb, kc, cp + j * P, k0 > 0);
-        if (last) finish_panel<T, TR>(cp, columns, p * P, std::min(P, n1 - p * P), C, ldc, j0, ep);
+          tiles.fn[std::min(NR, columns - j)](ap, bk + j, io.ldb, offset, kc, cp + j * P, k0 > 0);
+        if (!last) continue;
+        finish_tile<T>(cp, columns, p * P, outputs, ep);
+        if constexpr (SHIFTED) {
+          for (int r = 0; r < nruns; ++r)
+            store_tile<T, TR>(cp + runs[r][0] * P, runs[r][2], p * P, outputs, C, ldc, runs[r][1], ep);
+        } else {
+          store_tile<T, TR>(cp, columns, p * P, outputs, C, ldc, j0, ep);
+        }
       }
     }
   }
@@ -230,7 +271,14 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
     }
     return;
   }
-  dense_panels<T, NR, TR>(a, n0, n1, B, ldb, C, ldc, m, ep);
+  dense_panels<T, NR, TR, false>(a, n0, n1, DenseIo{B, ldb, nullptr, 0, 0, 0}, C, ldc, m, ep);
+}
+
+template <class T, int NR, TransposeFn TR>
+void dense_shifted(const DenseView& a, int n0, int n1, const ShiftedB& B, float* C, ptrdiff_t ldc, int m,
+                   const Epilogue& ep) {
+  dense_panels<T, NR, TR, true>(a, n0, n1, DenseIo{B.base, 0, B.offset, B.first, B.pitch, B.valid}, C, ldc, m,
+                                ep);
 }
 
 }  // namespace

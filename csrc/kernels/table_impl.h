@@ -20,6 +20,7 @@ KernelTable make_table() {
   t.bsr1x4 = &bsr1x4<T, NV_ROW>;
   t.nm24 = &nm24<T, NV_ROW>;
   t.dense = &dense<T, NV_DENSE, NR_DENSE, TR>;
+  t.dense_shifted = &dense_shifted<T, NR_DENSE, TR>;
   t.activation = &activation<T>;
   t.add_activation = &add_activation<T>;
   t.transpose = TR;

@@ -138,6 +138,11 @@ void run_task_rows_out(const KernelTable& kt, const SpmmProblem& pr, const Task&
 
 void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
   if (pr.rows_out) return run_task_rows_out(kt, pr, t, act);
+  if (pr.b_offsets) {
+    const ShiftedB B{pr.B, pr.b_offsets, t.j0, pr.pitch, pr.valid};
+    kt.dense_shifted(pr.a->dense(), t.n0, t.n1, B, pr.C, pr.ldc, t.j1 - t.j0, Epilogue{pr.bias, act, pr.residual, pr.ldr});
+    return;
+  }
   const Epilogue ep{pr.bias, act, pr.residual ? pr.residual + t.j0 : nullptr, pr.ldr};
   run_kernel(kt, pr, t, ep, pr.C + t.j0, pr.ldc);
 }

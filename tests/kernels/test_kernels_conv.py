@@ -16,6 +16,13 @@ CONVS = [
     (1, 8, 8, 8, 8, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 8),  # depthwise
     (1, 3, 17, 17, 16, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1),
     (1, 16, 6, 6, 8, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1),
+    # Stride 1, dense weights: implicit GEMM over the padded input (conv.cc, ShiftedB), with
+    # several column tiles and two k blocks (k = 864), outputs over two panels, the last partial.
+    (1, 96, 20, 30, 40, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 5, 9, 14, 40, 3, 3, (1, 1), (0, 2, 1, 0), (1, 1), 1),  # uneven pads
+    (2, 6, 12, 10, 8, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 2),  # 5x5, groups, batch 2
+    (1, 4, 10, 10, 8, 3, 2, (1, 1), (0, 0, 0, 0), (2, 1), 1),  # no pads, dilated rows only
+    (1, 4, 7, 7, 8, 3, 3, (1, 1), (3, 3, 3, 3), (1, 1), 1),  # pads wider than the taps: im2col
 ]
 
 
@@ -67,7 +74,8 @@ def test_conv2d_rejects_bad_shapes():
 
 
 @pytest.mark.parametrize("isa", kernels.supported_isas())
-@pytest.mark.parametrize("spec", [CONVS[0], CONVS[2], CONVS[4]], ids=["1x1", "3x3s2", "depthwise"])
+@pytest.mark.parametrize("spec", [CONVS[0], CONVS[2], CONVS[4], CONVS[7], CONVS[8]],
+                         ids=["1x1", "3x3s2", "depthwise", "3x3s1", "3x3s1-uneven-pads"])
 def test_conv2d_residual_then_relu(isa, spec):
     batch, cin, h, w_, cout, kh, kw, stride, pads, dilation, group = spec
     rng = np.random.default_rng(3)

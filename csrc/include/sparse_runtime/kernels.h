@@ -21,6 +21,21 @@ using Nm24Fn = void (*)(const Nm24View&, int n0, int n1, const float* B, ptrdiff
                         ptrdiff_t ldc, int m, const Epilogue&);
 using DenseFn = void (*)(const DenseView&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
                          ptrdiff_t ldc, int m, const Epilogue&);
+
+// Implicit GEMM: B read in place from a stride-1 convolution's input, padded into rows of `pitch`
+// floats (conv.cc). Column j at reduction index k is base[first + j + offset[k]]: consecutive
+// columns are consecutive output pixels, a row's `pitch - valid` extra ones included. Those are
+// computed and dropped: column v = first + j is pixel (v / pitch, v % pitch) of an output plane
+// with `valid` pixels per row, stored at C[n * ldc + (v / pitch) * valid + v % pitch] when
+// v % pitch < valid (C, and the epilogue's residual, start at the plane's first pixel).
+struct ShiftedB {
+  const float* base;
+  const int32_t* offset;  // [k]
+  int first, pitch, valid;
+};
+// Packed dense weights only (n0 a multiple of kDensePanel).
+using DenseShiftedFn = void (*)(const DenseView&, int n0, int n1, const ShiftedB& B, float* C, ptrdiff_t ldc,
+                                int m, const Epilogue&);
 // dst[c][r] = src[r][c] for a rows x cols block (a tile of a larger matrix).
 using TransposeFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
 // y = softmax(scale * x + mask) over each of `rows` rows of `cols` floats (row strides ldx, ldy,
@@ -46,6 +61,7 @@ struct KernelTable {
   Bsr1x4Fn bsr1x4;
   Nm24Fn nm24;
   DenseFn dense;
+  DenseShiftedFn dense_shifted;
   ActFn activation;
   AddActFn add_activation;
   TransposeFn transpose;

@@ -30,6 +30,10 @@ struct SpmmProblem {
   // like Y (stride ldr) and added, with the activation, after the transpose.
   float* rows_out = nullptr;
   ptrdiff_t ld_out = 0;
+  // Implicit GEMM (packed dense A only, not with rows_out): B is ShiftedB::base and m counts its
+  // virtual columns; C and residual start at the output plane's first pixel (kernels.h, ShiftedB).
+  const int32_t* b_offsets = nullptr;
+  int pitch = 0, valid = 0;
 };
 
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
