@@ -7,7 +7,7 @@
 namespace sr {
 
 const KernelTable& kernels_avx2() {
-  static const KernelTable table = impl::make_table<VecAvx2, 4, 2, 1, 2, &transpose_avx>();
+  static const KernelTable table = impl::make_table<VecAvx2, 4, 2, 1, 2, &transpose_avx, &transpose_add_avx>();
   return table;
 }
 

@@ -7,7 +7,7 @@
 namespace sr {
 
 const KernelTable& kernels_avx512() {
-  static const KernelTable table = impl::make_table<VecAvx512, 4, 4, 2, 12, &transpose_avx>();
+  static const KernelTable table = impl::make_table<VecAvx512, 4, 4, 2, 12, &transpose_avx, &transpose_add_avx>();
   return table;
 }
 

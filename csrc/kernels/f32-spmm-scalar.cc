@@ -7,7 +7,7 @@
 namespace sr {
 
 const KernelTable& kernels_scalar() {
-  static const KernelTable table = impl::make_table<VecScalar, 4, 4, 4, 1, &transpose_scalar>();
+  static const KernelTable table = impl::make_table<VecScalar, 4, 4, 4, 1, &transpose_scalar, &transpose_add_scalar>();
   return table;
 }
 

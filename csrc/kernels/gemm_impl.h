@@ -102,15 +102,19 @@ void finish_tile(float* ct, int columns, int n, int outputs, const Epilogue& ep)
 }
 
 // Then `columns` of its columns go, transposed, to C's columns [j, j + columns) of the panel's
-// `outputs` rows; with a residual it is added there and activated.
-template <class T, TransposeFn TR>
+// `outputs` rows; a residual is summed in and activated on the way (for ReLU or none; in a second
+// pass over C for GELU). Fused, dense ResNet-50 ran
+// 1.4 % faster whole (49.8 -> 49.1 ms on 2 threads, alternating in one process).
+template <class T, TransposeFn TR, TransposeAddFn TRA>
 void store_tile(const float* ct, int columns, int n, int outputs, float* C, ptrdiff_t ldc, ptrdiff_t j,
                 const Epilogue& ep) {
   float* rows = C + static_cast<ptrdiff_t>(n) * ldc + j;
+  if (!ep.residual) return TR(ct, columns, outputs, kDensePanel, rows, ldc);
+  const float* res = ep.residual + static_cast<ptrdiff_t>(n) * ep.ldr + j;
+  if (ep.act == Act::kNone || ep.act == Act::kRelu)
+    return TRA(ct, columns, outputs, kDensePanel, rows, ldc, res, ep.ldr, ep.act == Act::kRelu);
   TR(ct, columns, outputs, kDensePanel, rows, ldc);
-  if (ep.residual)
-    for (int i = 0; i < outputs; ++i)
-      add_activation<T>(rows + i * ldc, ep.residual + static_cast<ptrdiff_t>(n + i) * ep.ldr + j, columns, ep.act);
+  for (int i = 0; i < outputs; ++i) add_activation<T>(rows + i * ldc, res + i * ep.ldr, columns, ep.act);
 }
 
 // The panel's rows of C (to be written) and of the residual (to be read) are short runs a plane
@@ -142,7 +146,7 @@ struct DenseIo {
 };
 
 // Rows [n0, n1) (n0 a multiple of 32) of C = A · B over m columns, in column tiles of 64.
-template <class T, int NR, TransposeFn TR, bool SHIFTED>
+template <class T, int NR, TransposeFn TR, TransposeAddFn TRA, bool SHIFTED>
 void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* C, ptrdiff_t ldc, int m,
                   const Epilogue& ep) {
   // Columns per scratch pass: the op layer's tasks are this wide already (kColumnTile in ops.h,
@@ -189,9 +193,9 @@ void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* 
         finish_tile<T>(cp, columns, p * P, outputs, ep);
         if constexpr (SHIFTED) {
           for (int r = 0; r < nruns; ++r)
-            store_tile<T, TR>(cp + runs[r][0] * P, runs[r][2], p * P, outputs, C, ldc, runs[r][1], ep);
+            store_tile<T, TR, TRA>(cp + runs[r][0] * P, runs[r][2], p * P, outputs, C, ldc, runs[r][1], ep);
         } else {
-          store_tile<T, TR>(cp, columns, p * P, outputs, C, ldc, j0, ep);
+          store_tile<T, TR, TRA>(cp, columns, p * P, outputs, C, ldc, j0, ep);
         }
       }
     }
@@ -259,7 +263,7 @@ struct PlainBody : KernelArgs<DenseView> {
 };
 
 // NV: vectors of columns for plain A; NR: columns per packed-weight tile; TR: the ISA's transpose.
-template <class T, int NV, int NR, TransposeFn TR>
+template <class T, int NV, int NR, TransposeFn TR, TransposeAddFn TRA>
 void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc, int m,
            const Epilogue& ep) {
   if (a.lda != 0) return for_each_chunk<T, NV>(m, PlainBody<T>{{a, n0, n1, B, ldb, C, ldc, ep}});
@@ -271,13 +275,13 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
     }
     return;
   }
-  dense_panels<T, NR, TR, false>(a, n0, n1, DenseIo{B, ldb, nullptr, 0, 0, 0}, C, ldc, m, ep);
+  dense_panels<T, NR, TR, TRA, false>(a, n0, n1, DenseIo{B, ldb, nullptr, 0, 0, 0}, C, ldc, m, ep);
 }
 
-template <class T, int NR, TransposeFn TR>
+template <class T, int NR, TransposeFn TR, TransposeAddFn TRA>
 void dense_shifted(const DenseView& a, int n0, int n1, const ShiftedB& B, float* C, ptrdiff_t ldc, int m,
                    const Epilogue& ep) {
-  dense_panels<T, NR, TR, true>(a, n0, n1, DenseIo{B.base, 0, B.offset, B.first, B.pitch, B.valid}, C, ldc, m,
+  dense_panels<T, NR, TR, TRA, true>(a, n0, n1, DenseIo{B.base, 0, B.offset, B.first, B.pitch, B.valid}, C, ldc, m,
                                 ep);
 }
 

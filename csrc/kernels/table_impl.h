@@ -10,8 +10,9 @@ namespace impl {
 namespace {
 
 // Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, plain dense
-// 8*NV; packed dense tiles are 32 outputs x NR_DENSE columns. TR: the ISA's block transpose.
-template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE, int NR_DENSE, TransposeFn TR>
+// 8*NV; packed dense tiles are 32 outputs x NR_DENSE columns. TR: the ISA's block transpose, TRA
+// the same summing a residual.
+template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE, int NR_DENSE, TransposeFn TR, TransposeAddFn TRA>
 KernelTable make_table() {
   KernelTable t;
   t.isa = T::kName;
@@ -19,11 +20,12 @@ KernelTable make_table() {
   t.bsr4x1 = &bsr4x1<T, NV_BLOCK4>;
   t.bsr1x4 = &bsr1x4<T, NV_ROW>;
   t.nm24 = &nm24<T, NV_ROW>;
-  t.dense = &dense<T, NV_DENSE, NR_DENSE, TR>;
-  t.dense_shifted = &dense_shifted<T, NR_DENSE, TR>;
+  t.dense = &dense<T, NV_DENSE, NR_DENSE, TR, TRA>;
+  t.dense_shifted = &dense_shifted<T, NR_DENSE, TR, TRA>;
   t.activation = &activation<T>;
   t.add_activation = &add_activation<T>;
   t.transpose = TR;
+  t.transpose_add = TRA;
   t.softmax = &softmax<T>;
   t.layernorm = &layernorm<T>;
   t.fma_probe = &fma_probe<T>;

@@ -90,3 +90,5 @@ def test_conv2d_residual_then_relu(isa, spec):
             mats = [kernels.pack(w[g * cog:(g + 1) * cog].reshape(cog, -1), fmt) for g in range(group)]
             got = kernels.conv2d(mats, x, b, (kh, kw), stride, pads, dilation, "relu", residual=r)
             assert_close(got, np.maximum(plain + r, 0), f"{isa}/{fmt}")
+            summed = kernels.conv2d(mats, x, b, (kh, kw), stride, pads, dilation, residual=r)
+            assert_close(summed, plain + r, f"{isa}/{fmt}/no activation")

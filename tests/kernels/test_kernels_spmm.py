@@ -190,15 +190,16 @@ def test_cpu_info_and_isa_switching():
     assert kernels.get_isa() == info["isa"]
 
 
+@pytest.mark.parametrize("act", ["gelu_erf", "relu", "none"])  # ReLU / none: summed in the transpose
 @pytest.mark.parametrize("m", [1, 17, 130])
 @pytest.mark.parametrize("fmt", ["dense", "csr", "bsr4x1"])
-def test_linear_residual_added_before_activation(isa, fmt, m):
+def test_linear_residual_added_before_activation(isa, fmt, m, act):
     rng = np.random.default_rng(6)
     w = make_weight(TEST_CASES[6]).T.copy()  # [K, N]
     x = rng.standard_normal((m, w.shape[0])).astype(np.float32)
     r = rng.standard_normal((m, w.shape[1])).astype(np.float32)
     bias = rng.standard_normal(w.shape[1]).astype(np.float32)
-    got = kernels.linear(x, kernels.pack(w.T, fmt), bias, "gelu_erf", residual=r)
-    assert_close(got, activate(x.astype(np.float64) @ w + bias + r, "gelu_erf"), f"{isa}/{fmt}/m={m}")
+    got = kernels.linear(x, kernels.pack(w.T, fmt), bias, act, residual=r)
+    assert_close(got, activate(x.astype(np.float64) @ w + bias + r, act), f"{isa}/{fmt}/m={m}/{act}")
     with pytest.raises(ValueError, match="residual"):
         kernels.linear(x, kernels.pack(w.T, fmt), bias, "relu", residual=r[:, :-1].copy())

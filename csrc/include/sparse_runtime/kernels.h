@@ -38,6 +38,10 @@ using DenseShiftedFn = void (*)(const DenseView&, int n0, int n1, const ShiftedB
                                 int m, const Epilogue&);
 // dst[c][r] = src[r][c] for a rows x cols block (a tile of a larger matrix).
 using TransposeFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
+// The same with a residual summed in: dst[c][r] = src[r][c] + res[c * ldr + r], then max(0, .) if
+// relu. One pass over dst where a transpose then an add_activation pass took two.
+using TransposeAddFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd,
+                                const float* res, ptrdiff_t ldr, bool relu);
 // y = softmax(scale * x + mask) over each of `rows` rows of `cols` floats (row strides ldx, ldy,
 // ldm; mask may be null; x and y may alias).
 using SoftmaxFn = void (*)(const float* x, ptrdiff_t ldx, float* y, ptrdiff_t ldy, const float* mask,
@@ -65,6 +69,7 @@ struct KernelTable {
   ActFn activation;
   AddActFn add_activation;
   TransposeFn transpose;
+  TransposeAddFn transpose_add;
   SoftmaxFn softmax;
   LayerNormFn layernorm;
   FmaProbeFn fma_probe;
@@ -78,5 +83,9 @@ const KernelTable& kernels_avx512();
 // Block transposes: portable, and 8x8 AVX (shared by the AVX2 and AVX-512 levels).
 void transpose_scalar(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
 void transpose_avx(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd);
+void transpose_add_scalar(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd,
+                          const float* res, ptrdiff_t ldr, bool relu);
+void transpose_add_avx(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd,
+                       const float* res, ptrdiff_t ldr, bool relu);
 
 }  // namespace sr
