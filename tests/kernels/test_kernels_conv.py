@@ -22,7 +22,10 @@ CONVS = [
     (1, 5, 9, 14, 40, 3, 3, (1, 1), (0, 2, 1, 0), (1, 1), 1),  # uneven pads
     (2, 6, 12, 10, 8, 5, 5, (1, 1), (2, 2, 2, 2), (1, 1), 2),  # 5x5, groups, batch 2
     (1, 4, 10, 10, 8, 3, 2, (1, 1), (0, 0, 0, 0), (2, 1), 1),  # no pads, dilated rows only
-    (1, 4, 7, 7, 8, 3, 3, (1, 1), (3, 3, 3, 3), (1, 1), 1),  # pads wider than the taps: im2col
+    (1, 4, 7, 7, 8, 3, 3, (1, 1), (3, 3, 3, 3), (1, 1), 1),  # pads wider than the taps
+    # Strided: the input split into stride_h x stride_w phase planes (conv_phases.h).
+    (1, 6, 15, 17, 36, 3, 3, (2, 3), (1, 2, 0, 1), (2, 1), 1),
+    (2, 4, 9, 10, 8, 5, 5, (3, 2), (2, 2, 2, 2), (1, 1), 2),
 ]
 
 
