@@ -39,10 +39,11 @@ inline int gemm_k_block(int k) {
 // ---- packed weights: 32 outputs x NR columns ------------------------------------------------
 
 // ct[r][0..32) (+)= sum over kc of a[k][0..32) * B_k[r], for r < NR, where B_k = b + k * ldb, or
-// b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB).
+// b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB). After a product's last k
+// block, `bias` (32 floats, or null) is added and ReLU applied on the way out of the registers.
 template <class T, int NR, bool SHIFTED>
 __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, const int32_t* offset,
-                                         int kc, float* ct, bool accumulate) {
+                                         int kc, float* ct, bool accumulate, const float* bias, bool relu) {
   constexpr int P = kDensePanel, NVA = P / T::W;
   typename T::V acc[NR][NVA];
 #pragma GCC unroll 16
@@ -61,13 +62,28 @@ __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff
       for (int v = 0; v < NVA; ++v) acc[r][v] = T::fmadd(w[v], x, acc[r][v]);
     }
   }
+  if (bias) {
+    typename T::V bv[NVA];
+#pragma GCC unroll 16
+    for (int v = 0; v < NVA; ++v) bv[v] = T::load(bias + v * T::W);
+#pragma GCC unroll 16
+    for (int r = 0; r < NR; ++r)
+#pragma GCC unroll 16
+      for (int v = 0; v < NVA; ++v) acc[r][v] = T::add(acc[r][v], bv[v]);
+  }
+  if (relu)
+#pragma GCC unroll 16
+    for (int r = 0; r < NR; ++r)
+#pragma GCC unroll 16
+      for (int v = 0; v < NVA; ++v) acc[r][v] = T::max(acc[r][v], T::zero());
 #pragma GCC unroll 16
   for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
     for (int v = 0; v < NVA; ++v) T::store(ct + r * P + v * T::W, acc[r][v]);
 }
 
-using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, const int32_t*, int, float*, bool);
+using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, const int32_t*, int, float*, bool, const float*,
+                            bool);
 
 // gemm_tile<T, 1..NR, SHIFTED>, indexed by column count.
 template <class T, int NR, bool SHIFTED>
@@ -81,8 +97,8 @@ struct GemmTiles {
   }
 };
 
-// After a panel's last k block: bias (per output, so per lane) and, without a residual, the
-// activation, on the transposed tile of `columns` columns.
+// After a panel's last k block, where the tiles could not (GELU): bias (per output, so per lane)
+// and, without a residual, the activation, on the transposed tile of `columns` columns.
 template <class T>
 void finish_tile(float* ct, int columns, int n, int outputs, const Epilogue& ep) {
   constexpr int P = kDensePanel, NVA = P / T::W;
@@ -186,11 +202,19 @@ void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* 
         float* cp = ct + static_cast<ptrdiff_t>(p - p0) * kTile * P;
         const int outputs = std::min(P, n1 - p * P);
         const bool last = k0 + kc >= a.k;
+        // The last block's tiles add the bias and apply ReLU themselves; other activations (GELU)
+        // take a pass over the tile after. (Dense ResNet-50: 0.8 % faster than a pass for all.)
+        const bool in_tile = last && (ep.residual || ep.act == Act::kNone || ep.act == Act::kRelu);
+        alignas(64) float bias[P];
+        if (in_tile && ep.bias)
+          for (int i = 0; i < P; ++i) bias[i] = i < outputs ? ep.bias[p * P + i] : 0.f;
         if (last) prefetch_panel_rows(p * P, outputs, C, ldc, first_real, columns, ep);
         for (int j = 0; j < columns; j += NR)
-          tiles.fn[std::min(NR, columns - j)](ap, bk + j, io.ldb, offset, kc, cp + j * P, k0 > 0);
+          tiles.fn[std::min(NR, columns - j)](ap, bk + j, io.ldb, offset, kc, cp + j * P, k0 > 0,
+                                              in_tile && ep.bias ? bias : nullptr,
+                                              in_tile && !ep.residual && ep.act == Act::kRelu);
         if (!last) continue;
-        finish_tile<T>(cp, columns, p * P, outputs, ep);
+        if (!in_tile) finish_tile<T>(cp, columns, p * P, outputs, ep);
         if constexpr (SHIFTED) {
           for (int r = 0; r < nruns; ++r)
             store_tile<T, TR, TRA>(cp + runs[r][0] * P, runs[r][2], p * P, outputs, C, ldc, runs[r][1], ep);
