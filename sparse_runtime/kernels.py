@@ -16,6 +16,9 @@ import numpy as np
 from . import _native
 
 PackedMatrix = _native.PackedMatrix
+# A PackedMatMul bound once (weight, bias, activation, layouts): ``rows(x, residual)`` /
+# ``tiles(x, m, residual)`` return the product, or None where the call does not fit its fast path.
+LinearOp = _native.LinearOp
 
 try:  # resolve the ISA now, so a bad SPARSE_RUNTIME_ISA fails at import with its name
     _native.get_isa()
@@ -292,6 +295,11 @@ def attention(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: Optional[np.nd
         kt = np.ascontiguousarray(kt)
     return _native.attention(_unit_last(q), kt, _unit_last(v), None if mask is None else _unit_last(mask),
                              float(scale), bool(heads_last))
+
+
+# The native fused attention without attention()'s screening: raises TypeError / ValueError for
+# operands it does not take (FusedAttention's fast path catches them and takes the general one).
+attention_unchecked = _native.attention
 
 
 def maxpool2d(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], pads_begin: Sequence[int],

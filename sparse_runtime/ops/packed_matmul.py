@@ -31,10 +31,18 @@ def packed_matmul(node, ctx):
         bias = np.ascontiguousarray(bias, dtype=np.float32)
     in_tiles = node.attrs.get("in_layout", "rows") == "tiles"
     out_tiles = node.attrs.get("out_layout", "rows") == "tiles"
+    # The common case on a bound op (weight, bias and activation converted once); the general
+    # paths below take what it declines (None) and word the errors.
+    op = kernels.LinearOp(weight, bias, act, in_tiles, out_tiles)
     if in_tiles or out_tiles:
-        return _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles)
+        return _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles, op)
+    fast = op.rows
 
     def kernel(inputs):
+        y = fast(inputs[0], inputs[1] if len(inputs) > 1 else None)
+        return [y] if y is not None else general(inputs)
+
+    def general(inputs):
         lead, rows = _rows(node, inputs[0], k)
         r = inputs[1] if len(inputs) > 1 else None
         if r is None:
@@ -60,11 +68,26 @@ def _rows(node, x, k):
     return x.shape[:-1], np.ascontiguousarray(x).reshape(-1, k)
 
 
-def _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles):
+def _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles, op):
     """A layer of a token-tiles pair: reads and/or writes TokenTiles (see the module doc)."""
     n, k = weight.shape
 
     def kernel(inputs):
+        x = inputs[0]
+        r = inputs[1] if len(inputs) > 1 else None
+        if in_tiles:
+            if type(x) is TokenTiles and x.shape[-1] == k:
+                y = op.tiles(x.data, x.tokens, r)
+                if y is not None:
+                    shape = x.shape[:-1] + (n,)
+                    return [TokenTiles(y, shape) if out_tiles else y.reshape(shape)]
+        else:
+            y = op.rows(x, r)
+            if y is not None:
+                return [TokenTiles(y, x.shape[:-1] + (n,))]
+        return general(inputs)
+
+    def general(inputs):
         x = inputs[0]
         if in_tiles:
             if not isinstance(x, TokenTiles) or x.shape[-1] != k:

@@ -1,0 +1,67 @@
+"""kernels.LinearOp (a PackedMatMul bound at plan time): its fast path against numpy, and None
+wherever the call does not fit it, so the op's general path takes over."""
+import numpy as np
+import pytest
+
+from sparse_runtime import kernels
+from kernel_oracle import activate, assert_close
+
+
+def _setup(n=40, k=24, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    w[rng.random(w.shape) < 0.7] = 0
+    bias = rng.standard_normal(n).astype(np.float32)
+    return rng, w, bias
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+@pytest.mark.parametrize("lead", [(5,), (2, 3, 7), (1, 130)])
+def test_rows_any_rank_with_residual(fmt, lead):
+    rng, w, bias = _setup()
+    x = rng.standard_normal(lead + (24,)).astype(np.float32)
+    r = rng.standard_normal(lead + (40,)).astype(np.float32)
+    op = kernels.LinearOp(kernels.pack(w, fmt), bias, "relu", False, False)
+    want = activate(x.astype(np.float64) @ w.T + bias + r, "relu")
+    got = op.rows(x, r)
+    assert got.shape == lead + (40,)
+    assert_close(got, want, fmt)
+    assert_close(op.rows(x), activate(x.astype(np.float64) @ w.T + bias, "relu"), fmt)
+
+
+def test_tiles_round_trip():
+    rng, w, bias = _setup()
+    w2 = rng.standard_normal((24, 40)).astype(np.float32)
+    x = rng.standard_normal((70, 24)).astype(np.float32)
+    first = kernels.LinearOp(kernels.pack(w, "csr"), bias, "gelu_erf", False, True)
+    second = kernels.LinearOp(kernels.pack(w2, "dense"), None, "none", True, False)
+    tiles = first.rows(x)
+    assert tiles.shape == (2, 40, 64)
+    r = rng.standard_normal((70, 24)).astype(np.float32)
+    got = second.tiles(tiles, 70, r)
+    hidden = activate(x.astype(np.float64) @ w.T + bias, "gelu_erf")
+    assert got.shape == (70, 24)
+    assert_close(got, hidden @ w2.T + r)
+
+
+def test_declines_what_the_fast_path_does_not_take():
+    rng, w, bias = _setup()
+    op = kernels.LinearOp(kernels.pack(w, "dense"), bias, "none", False, False)
+    x = rng.standard_normal((6, 24)).astype(np.float32)
+    assert op.rows(x.astype(np.float64)) is None                 # another dtype
+    assert op.rows(np.asfortranarray(rng.standard_normal((6, 24)), np.float32)) is None  # not C-contiguous
+    assert op.rows(rng.standard_normal((6, 23)).astype(np.float32)) is None   # wrong K
+    assert op.rows(x, np.ones((1, 40), np.float32)) is None      # a residual that broadcasts
+    assert op.rows([[1.0] * 24]) is None                         # not an array
+    assert op.tiles(np.zeros((1, 24, 64), np.float32), 5) is None  # bound for rows
+    tiled_in = kernels.LinearOp(kernels.pack(w, "dense"), None, "none", True, False)
+    assert tiled_in.tiles(np.zeros((1, 24, 64), np.float32), 65) is None  # 65 tokens need 2 tiles
+    assert tiled_in.rows(x) is None
+
+
+def test_bias_checked_when_bound():
+    _, w, _ = _setup()
+    with pytest.raises(ValueError, match="bias"):
+        kernels.LinearOp(kernels.pack(w, "dense"), np.ones(39, np.float32), "none", False, False)
+    with pytest.raises(ValueError, match="activation"):
+        kernels.LinearOp(kernels.pack(w, "dense"), None, "swish", False, False)
