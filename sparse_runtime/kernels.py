@@ -316,6 +316,11 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return _native.softmax(np.ascontiguousarray(x))
 
 
+# The native layer norm without the contiguous copy: raises TypeError / ValueError for an input it
+# does not take (not float32 and C-contiguous, a scale / bias of another length).
+layernorm_unchecked = _native.layernorm
+
+
 def layernorm(x: np.ndarray, scale: Optional[np.ndarray], bias: Optional[np.ndarray],
               epsilon: float) -> np.ndarray:
     """Layer normalisation over the last axis of a float32 array (a new array)."""

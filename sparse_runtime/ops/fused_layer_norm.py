@@ -15,8 +15,14 @@ def fused_layer_norm(node, ctx):
     eps = float(node.attrs["epsilon"])
     scale, bias = node.attrs.get("scale"), node.attrs.get("bias")
 
+    native = kernels.layernorm_unchecked
+
     def kernel(inputs):
         x = inputs[0]
+        try:  # the usual case in one call; the checks below word what it declines
+            return [native(x, scale, bias, eps)]
+        except (TypeError, ValueError):
+            pass
         if x.dtype != np.float32 or x.ndim == 0:
             raise OpError(node, f"input '{node.inputs[0]}' must be a float32 tensor, got {x.dtype} {x.shape}")
         if scale is not None and scale.size != x.shape[-1]:

@@ -31,10 +31,12 @@ def split(node, ctx):
     # The last static plan's slices by input shape: a run repeats its shapes (attention's Q/K/V
     # split runs once per layer per run), and per-run Python work counts in a 189-node model.
     cache: dict = {}
+    # Sizes fixed by the node (static, equal parts or num_outputs) depend on the shape alone.
+    cacheable = static is not None or not opt(node.inputs, 1)
 
     def kernel(inputs):
         x = inputs[0]
-        if static is not None:
+        if cacheable:
             index = cache.get(x.shape)
             if index is not None:
                 return [x[i] for i in index]
@@ -58,7 +60,7 @@ def split(node, ctx):
         for size in sizes:
             index.append(lead + (slice(start, start + size),))
             start += size
-        if static is not None:
+        if cacheable:
             if len(cache) > 8:
                 cache.clear()
             cache[x.shape] = index
