@@ -1,7 +1,8 @@
 // LinearOp: a PackedMatMul whose weight, bias and activation are converted once, when the plan is
 // built, so that a run's call converts only its activations. On BERT-base the free function
 // `linear` spent 15-25 us per call outside the kernels, about half of it converting and checking
-// arguments that never change between runs (and the Python wrapper's reshapes).
+// arguments that never change between runs, and the Python wrapper's reshapes: between two kernels,
+// with cold caches, even building a shape tuple in Python measured several microseconds.
 //
 // Calls return None when the activations do not fit the fast path (another dtype, not
 // contiguous, a residual that broadcasts): the caller then takes its general path, which also
@@ -48,13 +49,24 @@ class LinearOp {
     return run(static_cast<const float*>(x->data()), m, shape, residual);
   }
 
-  // Token tiles [ceil(m/64)][K][64] of m tokens -> rows [m][N] (or tiles).
-  py::object tiles(const py::object& x_obj, py::ssize_t m, const py::object& residual) const {
+  // Token tiles [ceil(m/64)][K][64] holding the row-major activation of shape `logical` [..., K]
+  // (m tokens: the product of its leading dims) -> rows [..., N] (or tiles).
+  py::object tiles(const py::object& x_obj, const py::tuple& logical, const py::object& residual) const {
     const py::array* x = plain_f32(x_obj);
-    if (!x_tiles_ || !x || m < 1 || x->ndim() != 3 || x->shape(0) != sr::tile_count(static_cast<int>(m)) ||
-        x->shape(1) != a_->cols() || x->shape(2) != sr::kColumnTile)
+    if (!x_tiles_ || !x || logical.size() < 1) return py::none();
+    std::vector<py::ssize_t> shape(logical.size());
+    py::ssize_t m = 1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      shape[i] = logical[i].cast<py::ssize_t>();
+      if (shape[i] < 0) return py::none();
+      if (i + 1 < shape.size()) m *= shape[i];
+    }
+    if (shape.back() != a_->cols() || m < 1 || m > INT32_MAX || x->ndim() != 3 ||
+        x->shape(0) != sr::tile_count(static_cast<int>(m)) || x->shape(1) != a_->cols() ||
+        x->shape(2) != sr::kColumnTile)
       return py::none();
-    return run(static_cast<const float*>(x->data()), m, {m, a_->rows()}, residual);
+    shape.back() = a_->rows();
+    return run(static_cast<const float*>(x->data()), m, shape, residual);
   }
 
  private:
@@ -99,8 +111,9 @@ void bind_linear_op(py::module_& m) {
            py::arg("act"), py::arg("x_tiles"), py::arg("y_tiles"))
       .def("rows", &LinearOp::rows, py::arg("x"), py::arg("residual") = py::none(),
            "Row-major x [..., K] -> act(x · Wᵀ + bias + residual); None where the fast path does not apply.")
-      .def("tiles", &LinearOp::tiles, py::arg("x"), py::arg("m"), py::arg("residual") = py::none(),
-           "Token tiles of m tokens -> the same product; None where the fast path does not apply.");
+      .def("tiles", &LinearOp::tiles, py::arg("x"), py::arg("shape"), py::arg("residual") = py::none(),
+           "Token tiles of the activation of row-major shape `shape` -> the same product; None where the fast "
+           "path does not apply.");
 }
 
 }  // namespace srpy

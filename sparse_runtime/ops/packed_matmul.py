@@ -76,11 +76,10 @@ def _tiled_kernel(node, weight, bias, act, in_tiles, out_tiles, op):
         x = inputs[0]
         r = inputs[1] if len(inputs) > 1 else None
         if in_tiles:
-            if type(x) is TokenTiles and x.shape[-1] == k:
-                y = op.tiles(x.data, x.tokens, r)
+            if type(x) is TokenTiles:
+                y = op.tiles(x.data, x.shape, r)
                 if y is not None:
-                    shape = x.shape[:-1] + (n,)
-                    return [TokenTiles(y, shape) if out_tiles else y.reshape(shape)]
+                    return [TokenTiles(y, x.shape[:-1] + (n,)) if out_tiles else y]
         else:
             y = op.rows(x, r)
             if y is not None:

@@ -38,10 +38,13 @@ def test_tiles_round_trip():
     tiles = first.rows(x)
     assert tiles.shape == (2, 40, 64)
     r = rng.standard_normal((70, 24)).astype(np.float32)
-    got = second.tiles(tiles, 70, r)
+    got = second.tiles(tiles, (70, 40), r)
     hidden = activate(x.astype(np.float64) @ w.T + bias, "gelu_erf")
     assert got.shape == (70, 24)
     assert_close(got, hidden @ w2.T + r)
+    in_3d = second.tiles(tiles, (2, 35, 40), r.reshape(2, 35, 24))
+    assert in_3d.shape == (2, 35, 24)
+    assert_close(in_3d, (hidden @ w2.T + r).reshape(2, 35, 24))
 
 
 def test_declines_what_the_fast_path_does_not_take():
@@ -53,9 +56,10 @@ def test_declines_what_the_fast_path_does_not_take():
     assert op.rows(rng.standard_normal((6, 23)).astype(np.float32)) is None   # wrong K
     assert op.rows(x, np.ones((1, 40), np.float32)) is None      # a residual that broadcasts
     assert op.rows([[1.0] * 24]) is None                         # not an array
-    assert op.tiles(np.zeros((1, 24, 64), np.float32), 5) is None  # bound for rows
+    assert op.tiles(np.zeros((1, 24, 64), np.float32), (5, 24)) is None  # bound for rows
     tiled_in = kernels.LinearOp(kernels.pack(w, "dense"), None, "none", True, False)
-    assert tiled_in.tiles(np.zeros((1, 24, 64), np.float32), 65) is None  # 65 tokens need 2 tiles
+    assert tiled_in.tiles(np.zeros((1, 24, 64), np.float32), (65, 24)) is None  # 65 tokens need 2 tiles
+    assert tiled_in.tiles(np.zeros((1, 24, 64), np.float32), (5, 23)) is None  # wrong K
     assert tiled_in.rows(x) is None
 
 
