@@ -16,15 +16,26 @@ def unsqueeze(node, ctx):
         static = None
         if len(node.inputs) < 2 or not node.inputs[1]:
             raise OpError(node, "input 'axes' is required from opset 13")
+        if ctx.const(node.inputs[1]) is not None:
+            static = int_list(node, ctx.const(node.inputs[1]), "axes")  # constant axes: read once
+    shapes: dict = {}  # result shape by input shape, for static axes (a run repeats its shapes)
 
     def kernel(inputs):
         x = inputs[0]
+        if static is not None:
+            shape = shapes.get(x.shape)
+            if shape is not None:
+                return [x.reshape(shape)]
         axes = static if static is not None else int_list(node, opt(inputs, 1), "axes")
         out_rank = x.ndim + len(axes)
         axes = sorted(norm_axes(node, axes, out_rank))
         shape = list(x.shape)
         for a in axes:  # ascending order keeps every later position valid
             shape.insert(a, 1)
+        if static is not None:
+            if len(shapes) > 8:
+                shapes.clear()
+            shapes[x.shape] = tuple(shape)
         return [x.reshape(shape)]
 
     return kernel
