@@ -75,7 +75,13 @@ void gather_tile(const ConvShape& s, const float* image, int g, int t, float* ds
   for (int cl = c0; cl < c1; ++cl) {
     const float* channel = image + (static_cast<ptrdiff_t>(g) * cig + cl) * plane;
     if (pointwise) {
-      std::memcpy(dst + static_cast<ptrdiff_t>(cl) * kColumnTile, channel + p0, sizeof(float) * (p1 - p0));
+      float* d = dst + static_cast<ptrdiff_t>(cl) * kColumnTile;
+      // A whole tile is a constant-size copy, which the compiler inlines as vector moves: a
+      // library call per 256 bytes cost 4-7 % on ResNet-50's 1x1 layers (2 threads).
+      if (p1 - p0 == kColumnTile)
+        std::memcpy(d, channel + p0, sizeof(float) * kColumnTile);
+      else
+        std::memcpy(d, channel + p0, sizeof(float) * (p1 - p0));
       continue;
     }
     for (int i = 0; i < s.kernel_h; ++i)
