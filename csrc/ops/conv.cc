@@ -187,7 +187,9 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
   // Implicit GEMM where the kernel has more than one tap (a 1x1 tile copy is cheap, and measured
   // as fast or faster than reading the input in place) and a row's extra columns cost at most 10 %
   // (7x7 planes have 12.5 %, and measured the same or 5 % slower than im2col).
-  if (weights[0]->format() == Format::kDense && s.kernel_h * s.kernel_w > 1) {
+  const bool dense = std::all_of(weights.begin(), weights.end(),
+                                 [](const PackedMatrix* w) { return w->format() == Format::kDense; });
+  if (dense && s.kernel_h * s.kernel_w > 1) {
     const PhaseLayout l = phase_layout(s);
     if (l.pitch && l.columns <= 1.1 * static_cast<double>(out_plane))
       return conv2d_implicit(weights, s, l, x, y, bias, act, residual);
@@ -195,7 +197,7 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
 
   const int64_t all_tiles = static_cast<int64_t>(s.batch) * G * tiles;
   if (task_per_tile(all_tiles, static_cast<int>(out_plane), s.batch * G, pool.num_threads(),
-                    weights[0]->format() == Format::kDense)) {
+                    dense)) {
     pool.parallel_for(all_tiles, [&](int64_t task) {
       const int t = static_cast<int>(task % tiles), g = static_cast<int>(task / tiles % G);
       const int image = static_cast<int>(task / tiles / G);
