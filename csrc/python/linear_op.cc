@@ -75,9 +75,11 @@ class LinearOp {
                  const py::object& residual) const {
     const int n = a_->rows();
     const float* R = nullptr;
-    if (!residual.is_none()) {
+    if (!residual.is_none()) {  // exactly the result's shape: anything else broadcasts, elsewhere
       const py::array* r = plain_f32(residual);
-      if (y_tiles_ || !r || r->ndim() < 1 || r->shape(r->ndim() - 1) != n || r->size() != m * n) return py::none();
+      if (y_tiles_ || !r || r->ndim() != static_cast<py::ssize_t>(rows_shape.size())) return py::none();
+      for (size_t i = 0; i < rows_shape.size(); ++i)
+        if (r->shape(static_cast<py::ssize_t>(i)) != rows_shape[i]) return py::none();
       R = static_cast<const float*>(r->data());
     }
     if (m > INT32_MAX) return py::none();

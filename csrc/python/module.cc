@@ -332,6 +332,9 @@ py::array fused_attention(const py::array& q, const py::array& kt, const py::arr
     throw py::value_error("kt: one of its last two axes must be contiguous (use np.ascontiguousarray)");
   Batched4 M{};
   const bool has_mask = !mask_obj.is_none();
+  if (has_mask && !py::isinstance<py::array>(mask_obj))  // read as an array below: screen it here
+    throw py::type_error("mask: expected a float32 array or None, got " +
+                         std::string(py::str(py::type::of(mask_obj).attr("__name__"))));
   if (has_mask) {
     M = batched4(py::reinterpret_borrow<py::array>(mask_obj), "mask");
     if (M.shape[3] != lk || (M.shape[2] != lq && M.shape[2] != 1))

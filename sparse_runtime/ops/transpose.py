@@ -2,6 +2,8 @@
 contiguous memory copy it themselves."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import OpError
 from ._util import ALL, attr
 from .registry import register
@@ -17,6 +19,8 @@ def transpose(node, ctx):
         x = inputs[0]
         if perm is not None and len(perm) != x.ndim:
             raise OpError(node, f"perm {perm} has {len(perm)} entries, input rank is {x.ndim}")
-        return [x.transpose(perm)]  # the method: np.transpose's dispatch costs more than the view
+        if type(x) is np.ndarray:
+            return [x.transpose(perm)]  # the method: np.transpose's dispatch costs more than the view
+        return [np.transpose(x, perm)]  # a numpy scalar: np.transpose makes it a 0-d array
 
     return kernel

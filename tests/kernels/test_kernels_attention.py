@@ -3,7 +3,10 @@ as Kᵀ rows or as a transposed view of K, masks shared by heads or per query, n
 import numpy as np
 import pytest
 
-from sparse_runtime import _native, kernels
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from sparse_runtime import Engine, _native, kernels
 
 
 def reference(q, kt, v, mask, scale):
@@ -84,3 +87,29 @@ def test_native_attention_checks_its_inputs():
         _native.attention(q, kt, q, np.zeros((2, 3, 2), np.float32), 1.0)
     with pytest.raises(ValueError, match="empty"):
         _native.attention(np.zeros((2, 0, 4), np.float32), kt, q, None, 1.0)
+    for not_an_array in (np.float32(0.5), 0.5, [[0.0] * 3] * 3):  # read as an array: screened first
+        with pytest.raises(TypeError, match="mask"):
+            _native.attention(q, kt, q, not_an_array, 1.0)
+
+
+def test_fused_attention_with_a_scalar_mask_runs_the_general_path():
+    """A mask that arrives as a numpy scalar (Gather with a scalar index) goes to the general path."""
+    f = TensorProto.FLOAT
+    nodes = [helper.make_node("MatMul", ["q", "kt"], ["s"]), helper.make_node("Gather", ["m", "idx"], ["mask"]),
+             helper.make_node("Add", ["s", "mask"], ["sm"]), helper.make_node("Softmax", ["sm"], ["p"], axis=-1),
+             helper.make_node("MatMul", ["p", "v"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, f, None) for n in ("q", "kt", "v", "m")],
+                              [helper.make_tensor_value_info("y", f, None)],
+                              [numpy_helper.from_array(np.array(0, np.int64), "idx")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(5)
+    feeds = {"q": rng.standard_normal((1, 2, 4, 8)).astype(np.float32),
+             "kt": rng.standard_normal((1, 2, 8, 4)).astype(np.float32),
+             "v": rng.standard_normal((1, 2, 4, 8)).astype(np.float32),
+             "m": rng.standard_normal(3).astype(np.float32)}
+    engine = Engine(model)
+    assert "FusedAttention" in [n.op_type for n in engine.graph.nodes]
+    want = ReferenceEvaluator(model).run(None, feeds)[0]
+    got = engine.run(feeds)[0]
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -55,6 +55,8 @@ def test_declines_what_the_fast_path_does_not_take():
     assert op.rows(np.asfortranarray(rng.standard_normal((6, 24)), np.float32)) is None  # not C-contiguous
     assert op.rows(rng.standard_normal((6, 23)).astype(np.float32)) is None   # wrong K
     assert op.rows(x, np.ones((1, 40), np.float32)) is None      # a residual that broadcasts
+    x3 = rng.standard_normal((2, 3, 24)).astype(np.float32)
+    assert op.rows(x3, np.ones((3, 2, 40), np.float32)) is None  # as many values, another shape
     assert op.rows([[1.0] * 24]) is None                         # not an array
     assert op.tiles(np.zeros((1, 24, 64), np.float32), (5, 24)) is None  # bound for rows
     tiled_in = kernels.LinearOp(kernels.pack(w, "dense"), None, "none", True, False)
