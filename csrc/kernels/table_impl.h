@@ -25,7 +25,7 @@ KernelTable make_table() {
   t.activation = &activation<T>;
   t.add_activation = &add_activation<T>;
   t.transpose = TR;
-  t.transpose_add = TRA;
+  t.transpose_add = &transpose_add_act<T, TR, TRA>;
   t.softmax = &softmax<T>;
   t.layernorm = &layernorm<T>;
   t.fma_probe = &fma_probe<T>;

@@ -17,7 +17,6 @@
 //    of B. ResNet-50 on 2 threads, against im2col: 3x3 stride-1 layers at 56x56 160 -> 188
 //    GFLOP/s, 28x28 174 -> 193, 14x14 164 -> 176; the 7x7 stride-2 stem 138 -> 167.
 #include <algorithm>
-#include <climits>
 #include <cstring>
 #include <vector>
 

@@ -131,11 +131,8 @@ void run_task_rows_out(const KernelTable& kt, const SpmmProblem& pr, const Task&
   float* Y = pr.rows_out + static_cast<ptrdiff_t>(t.j0) * pr.ld_out + t.n0;
   const float* tile = C + static_cast<ptrdiff_t>(t.n0) * ld;
   if (!pr.residual) return kt.transpose(tile, rows, m, ld, Y, pr.ld_out);
-  const float* R = pr.residual + static_cast<ptrdiff_t>(t.j0) * pr.ldr + t.n0;
-  if (act == Act::kNone || act == Act::kRelu)
-    return kt.transpose_add(tile, rows, m, ld, Y, pr.ld_out, R, pr.ldr, act == Act::kRelu);
-  kt.transpose(tile, rows, m, ld, Y, pr.ld_out);
-  for (int j = 0; j < m; ++j) kt.add_activation(Y + j * pr.ld_out, R + j * pr.ldr, rows, act);
+  kt.transpose_add(tile, rows, m, ld, Y, pr.ld_out, pr.residual + static_cast<ptrdiff_t>(t.j0) * pr.ldr + t.n0,
+                   pr.ldr, act);
 }
 
 void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {

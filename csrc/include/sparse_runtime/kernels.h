@@ -42,6 +42,10 @@ using TransposeFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds
 // relu. One pass over dst where a transpose then an add_activation pass took two.
 using TransposeAddFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd,
                                 const float* res, ptrdiff_t ldr, bool relu);
+// dst[c][r] = act(src[r][c] + res[c * ldr + r]) for any activation: fused for ReLU / none, a
+// second pass over dst for the others.
+using TransposeAddActFn = void (*)(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd,
+                                   const float* res, ptrdiff_t ldr, Act act);
 // y = softmax(scale * x + mask) over each of `rows` rows of `cols` floats (row strides ldx, ldy,
 // ldm; mask may be null; x and y may alias).
 using SoftmaxFn = void (*)(const float* x, ptrdiff_t ldx, float* y, ptrdiff_t ldy, const float* mask,
@@ -69,7 +73,7 @@ struct KernelTable {
   ActFn activation;
   AddActFn add_activation;
   TransposeFn transpose;
-  TransposeAddFn transpose_add;
+  TransposeAddActFn transpose_add;
   SoftmaxFn softmax;
   LayerNormFn layernorm;
   FmaProbeFn fma_probe;
