@@ -17,7 +17,8 @@ from . import _native
 
 PackedMatrix = _native.PackedMatrix
 # A PackedMatMul bound once (weight, bias, activation, layouts): ``rows(x, residual)`` /
-# ``tiles(x, m, residual)`` return the product, or None where the call does not fit its fast path.
+# ``tiles(x, shape, residual)`` (token tiles of the row-major activation of ``shape``) return the
+# product, or None where the call does not fit its fast path.
 LinearOp = _native.LinearOp
 
 try:  # resolve the ISA now, so a bad SPARSE_RUNTIME_ISA fails at import with its name

@@ -113,11 +113,26 @@ bool task_per_tile(int64_t all_tiles, int out_plane, int planes, int threads, bo
   return busiest <= 1.2 * static_cast<double>(out_plane) * planes / threads;
 }
 
+// The product writing output columns [j0, j0 + m) of (image, group g), reading B at b (row stride
+// ldb); bias and residual (same NCHW layout as y) offset to match.
+SpmmProblem plane_problem(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, float* y,
+                          const float* bias, const float* residual, int image, int g, ptrdiff_t j0, const float* b,
+                          ptrdiff_t ldb, int m) {
+  const int cog = s.out_channels / s.groups;
+  const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
+  float* C = y + (static_cast<ptrdiff_t>(image) * s.out_channels + g * cog) * out_plane + j0;
+  SpmmProblem p{weights[g], b, ldb, C, out_plane, m, bias ? bias + g * cog : nullptr, {}};
+  if (residual) {
+    p.residual = residual + (C - y);
+    p.ldr = out_plane;
+  }
+  return p;
+}
+
 // Dense weights on the input's phase planes (conv_phases.h): no im2col.
 void conv2d_implicit(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const PhaseLayout& l,
                      const float* x, float* y, const float* bias, Act act, const float* residual) {
-  const int G = s.groups, cig = s.in_channels / G, cog = s.out_channels / G;
-  const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
+  const int G = s.groups, cig = s.in_channels / G;
   const ptrdiff_t channel_floats = l.plane * l.phases;
   thread_local Scratch phase_buf;
   float* phases = phase_buf.floats(static_cast<size_t>(channel_floats) * s.batch * s.in_channels);
@@ -129,13 +144,8 @@ void conv2d_implicit(const std::vector<const PackedMatrix*>& weights, const Conv
   for (int image = 0; image < s.batch; ++image)
     for (int g = 0; g < G; ++g) {
       const ptrdiff_t first_channel = static_cast<ptrdiff_t>(image) * s.in_channels + g * cig;
-      float* C = y + (static_cast<ptrdiff_t>(image) * s.out_channels + g * cog) * out_plane;
-      SpmmProblem p{weights[g], phases + first_channel * channel_floats, 0, C, out_plane, l.columns,
-                    bias ? bias + g * cog : nullptr, {}};
-      if (residual) {
-        p.residual = residual + (C - y);
-        p.ldr = out_plane;
-      }
+      SpmmProblem p = plane_problem(weights, s, y, bias, residual, image, g, 0,
+                                    phases + first_channel * channel_floats, 0, l.columns);
       p.b_offsets = l.offsets.data();
       p.pitch = l.pitch;
       p.valid = s.out_w;
@@ -148,7 +158,7 @@ void conv2d_implicit(const std::vector<const PackedMatrix*>& weights, const Conv
 
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
             float* y, const float* bias, Act act, const float* residual) {
-  const int G = s.groups, cig = s.in_channels / G, cog = s.out_channels / G;
+  const int G = s.groups, cig = s.in_channels / G;
   const int kg = cig * s.kernel_h * s.kernel_w;
   const ptrdiff_t in_image = static_cast<ptrdiff_t>(s.in_channels) * s.in_h * s.in_w;
   const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
@@ -159,15 +169,8 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
   // Tile (image, group, t) of the output and the product that computes it from B at `b`.
   auto problem = [&](int image, int g, int t, const float* b) {
     const ptrdiff_t j0 = static_cast<ptrdiff_t>(t) * kColumnTile;
-    float* C = y + (static_cast<ptrdiff_t>(image) * s.out_channels + g * cog) * out_plane + j0;
-    SpmmProblem p{weights[g], b, kColumnTile, C, out_plane,
-                  static_cast<int>(std::min<ptrdiff_t>(kColumnTile, out_plane - j0)), bias ? bias + g * cog : nullptr,
-                  {}};
-    if (residual) {  // same NCHW layout as y
-      p.residual = residual + (C - y);
-      p.ldr = out_plane;
-    }
-    return p;
+    return plane_problem(weights, s, y, bias, residual, image, g, j0, b, kColumnTile,
+                         static_cast<int>(std::min<ptrdiff_t>(kColumnTile, out_plane - j0)));
   };
 
   if (is_pointwise(s) && !copy_pays(weights, cig)) {

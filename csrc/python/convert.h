@@ -98,6 +98,7 @@ inline py::array_t<float> new_f32(const std::vector<py::ssize_t>& shape) {
   return py::array_t<float>(shape, strides, base + skip, buffer);
 }
 
+// Optional residual: a float32 C-contiguous array of exactly `shape`, added before the activation.
 inline const float* residual_in(const py::object& residual, const std::vector<py::ssize_t>& shape) {
   if (residual.is_none()) return nullptr;
   py::array r = py::reinterpret_borrow<py::array>(residual);

@@ -96,7 +96,6 @@ py::array spmm(const PackedMatrix& a, const py::array& b, const py::object& bias
   return out;
 }
 
-// Optional residual: a float32 C-contiguous array of exactly `shape`, added before the activation.
 py::array linear(const PackedMatrix& a, const py::array& x, const py::object& bias, const std::string& act,
                  py::object out_obj, const py::object& residual) {
   const float* X = f32_in(x, "x", 2);
