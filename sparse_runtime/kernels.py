@@ -248,11 +248,24 @@ def spmm(packed: PackedMatrix, b: np.ndarray, bias: Optional[np.ndarray] = None,
 
 def conv2d(groups: Sequence[PackedMatrix], x: np.ndarray, bias: Optional[np.ndarray],
            kernel_shape: Sequence[int], strides: Sequence[int], pads: Sequence[int],
-           dilations: Sequence[int], act: str = "none", residual: Optional[np.ndarray] = None) -> np.ndarray:
+           dilations: Sequence[int], act: str = "none", residual: Optional[np.ndarray] = None,
+           x_blocked: bool = False, y_blocked: bool = False) -> np.ndarray:
     """NCHW conv; ``groups[g]`` packs group g's weight as [Co/g, Ci/g*kh*kw]; pads = (t, l, b, r);
-    ``residual`` (the output's shape) is added before the activation."""
+    ``residual`` (the output's shape) is added before the activation. ``x_blocked`` / ``y_blocked``:
+    the input / the output (and residual) are blocked, [N, ceil(C/32), H, W, 32] (``to_blocked``)."""
     return _native.conv2d(list(groups), x, bias, int(kernel_shape[0]), int(kernel_shape[1]),
-                          list(strides), list(pads), list(dilations), act, residual)
+                          list(strides), list(pads), list(dilations), act, residual, bool(x_blocked), bool(y_blocked))
+
+
+def to_blocked(x: np.ndarray) -> np.ndarray:
+    """NCHW float32 -> blocked [N, ceil(C/32), H, W, 32] (channel c at [:, c // 32, :, :, c % 32];
+    the last block's padding channels are zero): the layout dense convs hand each other."""
+    return _native.to_blocked(x)
+
+
+def from_blocked(x: np.ndarray, channels: int) -> np.ndarray:
+    """Blocked [N, ceil(C/32), H, W, 32] float32 -> NCHW with ``channels`` channels."""
+    return _native.from_blocked(x, int(channels))
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -304,12 +317,13 @@ attention_unchecked = _native.attention
 
 
 def maxpool2d(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], pads_begin: Sequence[int],
-              dilations: Sequence[int], out_shape: Sequence[int]) -> np.ndarray:
-    """Max pooling of an NCHW float32 array; ``pads_begin`` = (top, left) and ``out_shape`` = (Ho, Wo)
-    already resolved (ceil_mode, auto_pad). Taps in the padding are skipped."""
+              dilations: Sequence[int], out_shape: Sequence[int], blocked: bool = False) -> np.ndarray:
+    """Max pooling of an NCHW float32 array (or a blocked one, ``to_blocked``); ``pads_begin`` =
+    (top, left) and ``out_shape`` = (Ho, Wo) already resolved (ceil_mode, auto_pad). Taps in the
+    padding are skipped."""
     return _native.maxpool2d(np.ascontiguousarray(x), int(kernel_shape[0]), int(kernel_shape[1]),
                              [int(s) for s in strides], [int(p) for p in pads_begin], [int(d) for d in dilations],
-                             int(out_shape[0]), int(out_shape[1]))
+                             int(out_shape[0]), int(out_shape[1]), bool(blocked))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -38,10 +38,11 @@ inline int gemm_k_block(int k) {
 
 // ---- packed weights: 32 outputs x NR columns ------------------------------------------------
 
-// ct[r][0..32) (+)= sum over kc of a[k][0..32) * B_k[r], for r < NR, where B_k = b + k * ldb, or
-// b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB). After a product's last k
-// block, `bias` (32 floats, or null) is added and ReLU applied on the way out of the registers.
-template <class T, int NR, bool SHIFTED>
+// ct[r][0..32) (+)= sum over kc of a[k][0..32) * B_k[r * CS], for r < NR, where B_k = b + k * ldb,
+// or b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB), whose columns are CS floats
+// apart (1, or kChannelBlock for a blocked input). After a product's last k block, `bias` (32
+// floats, or null) is added and ReLU applied on the way out of the registers.
+template <class T, int NR, bool SHIFTED, int CS = 1>
 __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, const int32_t* offset,
                                          int kc, float* ct, bool accumulate, const float* bias, bool relu) {
   constexpr int P = kDensePanel, NVA = P / T::W;
@@ -57,7 +58,7 @@ __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff
     const float* bk = SHIFTED ? b + offset[k] : b + k * ldb;
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r) {
-      const auto x = T::set1(bk[r]);
+      const auto x = T::set1(bk[r * CS]);
 #pragma GCC unroll 16
       for (int v = 0; v < NVA; ++v) acc[r][v] = T::fmadd(w[v], x, acc[r][v]);
     }
@@ -85,14 +86,14 @@ __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff
 using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, const int32_t*, int, float*, bool, const float*,
                             bool);
 
-// gemm_tile<T, 1..NR, SHIFTED>, indexed by column count.
-template <class T, int NR, bool SHIFTED>
+// gemm_tile<T, 1..NR, SHIFTED, CS>, indexed by column count.
+template <class T, int NR, bool SHIFTED, int CS>
 struct GemmTiles {
   GemmTileFn fn[NR + 1];
   GemmTiles() { fill<NR>(); }
   template <int R>
   void fill() {
-    fn[R] = &gemm_tile<T, R, SHIFTED>;
+    fn[R] = &gemm_tile<T, R, SHIFTED, CS>;
     if constexpr (R > 1) fill<R - 1>();
   }
 };
@@ -139,6 +140,29 @@ void store_tile(const float* ct, int columns, int n, int outputs, float* C, ptrd
                                 ep.residual + static_cast<ptrdiff_t>(n) * ep.ldr + j, ep.ldr, ep.act);
 }
 
+// Blocked output (kernels.h, ShiftedB): `columns` pixels of the tile to dst, one contiguous run of
+// 32 floats each, the residual (same layout) summed in and the activation applied when there is
+// one (without, the tile has its bias and activation already); lanes past `outputs` are zeroed so a
+// blocked tensor's padding channels stay zero.
+template <class T>
+void store_tile_blocked(const float* ct, int columns, int outputs, float* dst, const float* res, Act act) {
+  constexpr int P = kDensePanel;
+  const ptrdiff_t n = static_cast<ptrdiff_t>(columns) * P;
+  if (!res) {
+    std::copy(ct, ct + n, dst);
+  } else if (act == Act::kNone || act == Act::kRelu) {
+    for (ptrdiff_t i = 0; i < n; i += T::W) {
+      auto x = T::add(T::load(ct + i), T::load(res + i));
+      T::store(dst + i, act == Act::kRelu ? T::max(x, T::zero()) : x);
+    }
+  } else {
+    std::copy(ct, ct + n, dst);
+    add_activation<T>(dst, res, n, act);
+  }
+  if (outputs < P)
+    for (int c = 0; c < columns; ++c) std::fill(dst + c * P + outputs, dst + (c + 1) * P, 0.f);
+}
+
 // The panel's rows of C (to be written) and of the residual (to be read) are short runs a plane
 // apart, which the hardware prefetchers miss: fetched while the panel's tiles compute, a 1x1 conv
 // with a residual (ResNet-50, 64 -> 256 channels at 56x56) went from 57 to 80-85 GFLOP/s on one
@@ -165,16 +189,17 @@ struct DenseIo {
   ptrdiff_t ldb;
   const int32_t* offset;
   int first, pitch, valid;
+  bool blocked_out;
 };
 
 // Rows [n0, n1) (n0 a multiple of 32) of C = A · B over m columns, in column tiles of 64.
-template <class T, int NR, TransposeFn TR, TransposeAddFn TRA, bool SHIFTED>
+template <class T, int NR, TransposeFn TR, TransposeAddFn TRA, bool SHIFTED, int CS>
 void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* C, ptrdiff_t ldc, int m,
                   const Epilogue& ep) {
   // Columns per scratch pass: the op layer's tasks are this wide already (kColumnTile in ops.h,
   // which the pure kernels do not include), so a task's scratch is one pass.
   constexpr int P = kDensePanel, kTile = 64;
-  static const GemmTiles<T, NR, SHIFTED> tiles;
+  static const GemmTiles<T, NR, SHIFTED, CS> tiles;
   thread_local Scratch scratch;
   const int p0 = n0 / P, p1 = (n1 + P - 1) / P;
   const int kb = gemm_k_block(a.k);
@@ -201,7 +226,8 @@ void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* 
     // At least one k block, so k = 0 still stores act(bias).
     for (int k0 = 0; k0 == 0 || k0 < a.k; k0 += kb) {
       const int kc = std::min(a.k - k0, kb);
-      const float* bk = SHIFTED ? io.B + io.first + j0 : io.B + static_cast<ptrdiff_t>(k0) * io.ldb + j0;
+      const float* bk = SHIFTED ? io.B + static_cast<ptrdiff_t>(io.first + j0) * CS
+                                : io.B + static_cast<ptrdiff_t>(k0) * io.ldb + j0;
       const int32_t* offset = SHIFTED ? io.offset + k0 : nullptr;
       for (int p = p0; p < p1; ++p) {
         const float* ap = a.a + (static_cast<ptrdiff_t>(p) * a.k + k0) * P;
@@ -214,16 +240,23 @@ void dense_panels(const DenseView& a, int n0, int n1, const DenseIo& io, float* 
         alignas(64) float bias[P];
         if (in_tile && ep.bias)
           for (int i = 0; i < P; ++i) bias[i] = i < outputs ? ep.bias[p * P + i] : 0.f;
-        if (last) prefetch_panel_rows(p * P, outputs, C, ldc, first_real, columns, ep);
+        if (last && !io.blocked_out) prefetch_panel_rows(p * P, outputs, C, ldc, first_real, columns, ep);
         for (int j = 0; j < columns; j += NR)
-          tiles.fn[std::min(NR, columns - j)](ap, bk + j, io.ldb, offset, kc, cp + j * P, k0 > 0,
+          tiles.fn[std::min(NR, columns - j)](ap, bk + j * CS, io.ldb, offset, kc, cp + j * P, k0 > 0,
                                               in_tile && ep.bias ? bias : nullptr,
                                               in_tile && !ep.residual && ep.act == Act::kRelu);
         if (!last) continue;
         if (!in_tile) finish_tile<T>(cp, columns, p * P, outputs, ep);
         if constexpr (SHIFTED) {
-          for (int r = 0; r < nruns; ++r)
-            store_tile<T, TR, TRA>(cp + runs[r][0] * P, runs[r][2], p * P, outputs, C, ldc, runs[r][1], ep);
+          for (int r = 0; r < nruns; ++r) {
+            if (io.blocked_out) {
+              const ptrdiff_t at = static_cast<ptrdiff_t>(p) * ldc + static_cast<ptrdiff_t>(runs[r][1]) * P;
+              store_tile_blocked<T>(cp + runs[r][0] * P, runs[r][2], outputs, C + at,
+                                    ep.residual ? ep.residual + at : nullptr, ep.act);
+            } else {
+              store_tile<T, TR, TRA>(cp + runs[r][0] * P, runs[r][2], p * P, outputs, C, ldc, runs[r][1], ep);
+            }
+          }
         } else {
           store_tile<T, TR, TRA>(cp, columns, p * P, outputs, C, ldc, j0, ep);
         }
@@ -305,14 +338,16 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
     }
     return;
   }
-  dense_panels<T, NR, TR, TRA, false>(a, n0, n1, DenseIo{B, ldb, nullptr, 0, 0, 0}, C, ldc, m, ep);
+  dense_panels<T, NR, TR, TRA, false, 1>(a, n0, n1, DenseIo{B, ldb, nullptr, 0, 0, 0, false}, C, ldc, m, ep);
 }
 
 template <class T, int NR, TransposeFn TR, TransposeAddFn TRA>
 void dense_shifted(const DenseView& a, int n0, int n1, const ShiftedB& B, float* C, ptrdiff_t ldc, int m,
                    const Epilogue& ep) {
-  dense_panels<T, NR, TR, TRA, true>(a, n0, n1, DenseIo{B.base, 0, B.offset, B.first, B.pitch, B.valid}, C, ldc, m,
-                                ep);
+  const DenseIo io{B.base, 0, B.offset, B.first, B.pitch, B.valid, B.blocked_out};
+  if (B.column_stride == kChannelBlock)
+    return dense_panels<T, NR, TR, TRA, true, kChannelBlock>(a, n0, n1, io, C, ldc, m, ep);
+  dense_panels<T, NR, TR, TRA, true, 1>(a, n0, n1, io, C, ldc, m, ep);
 }
 
 }  // namespace

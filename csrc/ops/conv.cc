@@ -154,10 +154,38 @@ void conv2d_implicit(const std::vector<const PackedMatrix*>& weights, const Conv
   spmm(problems, act);
 }
 
+// A blocked conv the blocked path does not take (grouped or sparse weights, planes past int32
+// offsets): converted to NCHW around the NCHW path, so every layout pairing gives an answer.
+void conv2d_via_nchw(const std::vector<const PackedMatrix*>& weights, ConvShape s, const float* x, float* y,
+                     const float* bias, Act act, const float* residual) {
+  using Buffer = std::vector<float, AlignedAllocator<float>>;
+  const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w, out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
+  Buffer x_nchw, y_nchw, r_nchw;
+  if (s.x_blocked) {
+    x_nchw.resize(static_cast<size_t>(s.batch) * s.in_channels * in_plane);
+    from_blocked(x, x_nchw.data(), s.batch, s.in_channels, in_plane);
+    x = x_nchw.data();
+  }
+  const bool y_blocked = s.y_blocked;
+  s.x_blocked = s.y_blocked = false;
+  if (!y_blocked) return conv2d(weights, s, x, y, bias, act, residual);
+  y_nchw.resize(static_cast<size_t>(s.batch) * s.out_channels * out_plane);
+  if (residual) {
+    r_nchw.resize(y_nchw.size());
+    from_blocked(residual, r_nchw.data(), s.batch, s.out_channels, out_plane);
+  }
+  conv2d(weights, s, x, y_nchw.data(), bias, act, residual ? r_nchw.data() : nullptr);
+  to_blocked(y_nchw.data(), y, s.batch, s.out_channels, out_plane);
+}
+
 }  // namespace
 
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
             float* y, const float* bias, Act act, const float* residual) {
+  if (s.x_blocked || s.y_blocked) {
+    if (blocked_conv_supported(weights, s)) return conv2d_blocked(*weights[0], s, x, y, bias, act, residual);
+    return conv2d_via_nchw(weights, s, x, y, bias, act, residual);
+  }
   const int G = s.groups, cig = s.in_channels / G;
   const int kg = cig * s.kernel_h * s.kernel_w;
   const ptrdiff_t in_image = static_cast<ptrdiff_t>(s.in_channels) * s.in_h * s.in_w;

@@ -53,30 +53,48 @@ PhaseLayout phase_layout(const ConvShape& s) {
   return l;
 }
 
-void fill_phases(const ConvShape& s, const PhaseLayout& l, const float* channel, float* dst) {
+void fill_phases(const ConvShape& s, const PhaseLayout& l, const float* channel, float* dst, int lanes) {
   const int sh = s.stride_h, sw = s.stride_w;
+  const ptrdiff_t pitch = static_cast<ptrdiff_t>(l.pitch) * lanes;
   for (int phase = 0; phase < l.phases; ++phase) {
     if (!l.phase_used[static_cast<size_t>(phase)]) continue;
     const int rh = phase / sw, rw = phase % sw;
     const int width = phase_extent(s.in_w, rw, sw);
-    float* out = dst + phase * l.plane;
-    std::memset(out, 0, sizeof(float) * l.lead);
-    out += l.lead;
+    float* out = dst + phase * l.plane * lanes;
+    std::memset(out, 0, sizeof(float) * l.lead * lanes);
+    out += l.lead * lanes;
     const int rows = static_cast<int>((l.plane - l.lead) / l.pitch);
-    for (int r = 0; r < rows; ++r, out += l.pitch) {
+    for (int r = 0; r < rows; ++r, out += pitch) {
       const int ih = (l.first_row + r) * sh + rh;
-      int n = 0;
+      ptrdiff_t n = 0;
       if (ih >= 0 && ih < s.in_h) {
-        const float* in = channel + static_cast<ptrdiff_t>(ih) * s.in_w + rw;
-        n = width;
+        const float* in = channel + (static_cast<ptrdiff_t>(ih) * s.in_w + rw) * lanes;
+        n = static_cast<ptrdiff_t>(width) * lanes;
         if (sw == 1)
           std::memcpy(out, in, sizeof(float) * n);
+        else if (lanes == 1)
+          for (int c = 0; c < width; ++c) out[c] = in[c * sw];
         else
-          for (int c = 0; c < n; ++c) out[c] = in[c * sw];
+          for (int c = 0; c < width; ++c) std::memcpy(out + c * lanes, in + c * sw * lanes, sizeof(float) * lanes);
       }
-      std::memset(out + n, 0, sizeof(float) * (l.pitch - n));
+      std::memset(out + n, 0, sizeof(float) * (pitch - n));
     }
   }
+}
+
+std::vector<int32_t> blocked_phase_offsets(const ConvShape& s, const PhaseLayout& l) {
+  const int cig = s.in_channels / s.groups, kk = s.kernel_h * s.kernel_w;
+  const int64_t channel_floats = l.plane * l.phases;  // one channel's phase planes, in pixels
+  const int64_t blocks = (cig + kChannelBlock - 1) / kChannelBlock;
+  if (blocks * channel_floats * kChannelBlock > INT32_MAX) return {};
+  std::vector<int32_t> out(l.offsets.size());
+  for (int c = 0; c < cig; ++c)
+    for (int t = 0; t < kk; ++t) {
+      const int64_t tap = l.offsets[static_cast<size_t>(c * kk + t)] - c * channel_floats;  // phase and position
+      out[static_cast<size_t>(c * kk + t)] = static_cast<int32_t>(
+          (c / kChannelBlock) * channel_floats * kChannelBlock + tap * kChannelBlock + c % kChannelBlock);
+    }
+  return out;
 }
 
 }  // namespace sr

@@ -31,8 +31,18 @@ struct PhaseLayout {
 
 PhaseLayout phase_layout(const ConvShape& s);
 
-// Channel `channel` of one image (in_h x in_w floats) into its phase planes at dst
-// (layout.phases * layout.plane floats; unused phases are left untouched).
-void fill_phases(const ConvShape& s, const PhaseLayout& l, const float* channel, float* dst);
+// Channel `channel` of one image (in_h x in_w pixels of `lanes` floats: 1, or kChannelBlock for a
+// block of a blocked input) into its phase planes at dst (layout.phases * layout.plane pixels;
+// unused phases are left untouched).
+void fill_phases(const ConvShape& s, const PhaseLayout& l, const float* channel, float* dst, int lanes = 1);
+
+// The offsets of `l` for a blocked input of one image, whose channel blocks each hold their phase
+// planes ([block][phase][plane][kChannelBlock]); empty when they exceed int32.
+std::vector<int32_t> blocked_phase_offsets(const ConvShape& s, const PhaseLayout& l);
+
+// conv2d with a blocked input and/or output (ConvShape::x_blocked / y_blocked; conv_blocked.cc),
+// for one group of packed dense weights where blocked_conv_supported.
+void conv2d_blocked(const PackedMatrix& w, const ConvShape& s, const float* x, float* y, const float* bias, Act act,
+                    const float* residual);
 
 }  // namespace sr

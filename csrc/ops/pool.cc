@@ -75,4 +75,34 @@ void maxpool2d(const float* x, float* y, int planes, const PoolShape& s) {
   });
 }
 
+// Blocked planes: a pixel is kChannelBlock contiguous lanes, so each window tap is one 32-float
+// vector max; taps outside the image are skipped (all outside: -inf, as above). One task per
+// (plane, output row).
+void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s) {
+  constexpr int L = kChannelBlock;
+  const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w * L;
+  const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w * L;
+  ThreadPool::instance().parallel_for(static_cast<int64_t>(planes) * s.out_h, [&](int64_t t) {
+    const int64_t p = t / s.out_h;
+    const int oh = static_cast<int>(t % s.out_h);
+    const float* in = x + p * in_plane;
+    float* o = y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w * L;
+    for (int ow = 0; ow < s.out_w; ++ow, o += L) {
+      float m[L];
+      std::fill(m, m + L, -INFINITY);
+      for (int i = 0; i < s.kernel_h; ++i) {
+        const int ih = oh * s.stride_h - s.pad_top + i * s.dilation_h;
+        if (ih < 0 || ih >= s.in_h) continue;
+        for (int j = 0; j < s.kernel_w; ++j) {
+          const int iw = ow * s.stride_w - s.pad_left + j * s.dilation_w;
+          if (iw < 0 || iw >= s.in_w) continue;
+          const float* v = in + (static_cast<ptrdiff_t>(ih) * s.in_w + iw) * L;
+          for (int l = 0; l < L; ++l) m[l] = nan_max(m[l], v[l]);
+        }
+      }
+      std::copy(m, m + L, o);
+    }
+  });
+}
+
 }  // namespace sr

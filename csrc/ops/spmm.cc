@@ -138,7 +138,7 @@ void run_task_rows_out(const KernelTable& kt, const SpmmProblem& pr, const Task&
 void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
   if (pr.rows_out) return run_task_rows_out(kt, pr, t, act);
   if (pr.b_offsets) {
-    const ShiftedB B{pr.B, pr.b_offsets, t.j0, pr.pitch, pr.valid};
+    const ShiftedB B{pr.B, pr.b_offsets, t.j0, pr.pitch, pr.valid, pr.b_column_stride, pr.c_blocked};
     kt.dense_shifted(pr.a->dense(), t.n0, t.n1, B, pr.C, pr.ldc, t.j1 - t.j0, Epilogue{pr.bias, act, pr.residual, pr.ldr});
     return;
   }

@@ -31,6 +31,9 @@ struct NativeRegion {
   }
 };
 
+// Channel blocks of a blocked activation holding `channels` channels.
+inline py::ssize_t blocked_count(py::ssize_t channels) { return (channels + sr::kChannelBlock - 1) / sr::kChannelBlock; }
+
 inline std::string shape_str(const py::array& a) {
   std::string s = "(";
   for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));

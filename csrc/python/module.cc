@@ -155,15 +155,24 @@ int positive(py::handle seq, size_t i, const char* what, bool allow_zero) {
 
 py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::array& x, const py::object& bias,
                  int kernel_h, int kernel_w, py::sequence strides, py::sequence pads, py::sequence dilations,
-                 const std::string& act, const py::object& residual) {
-  const float* X = f32_in(x, "x", 4);
+                 const std::string& act, const py::object& residual, bool x_blocked, bool y_blocked) {
+  const float* X = f32_in(x, "x", x_blocked ? 5 : 4);
   const int G = static_cast<int>(weights.size());
   if (G < 1) throw py::value_error("conv2d: no weight groups");
+  if (kernel_h < 1 || kernel_w < 1) throw py::value_error("conv2d: kernel size must be positive");
   if (py::len(strides) != 2 || py::len(dilations) != 2 || py::len(pads) != 4)
     throw py::value_error("conv2d: strides and dilations take 2 values, pads 4 (top, left, bottom, right)");
   sr::ConvShape s{};
   s.batch = static_cast<int>(x.shape(0));
-  s.in_channels = static_cast<int>(x.shape(1));
+  // A blocked x ([N][ceil(C/32)][H][W][32]) does not say C: the weights do.
+  s.in_channels = x_blocked ? static_cast<int>(weights[0]->cols() / (kernel_h * kernel_w) * G)
+                            : static_cast<int>(x.shape(1));
+  if (x_blocked) {
+    expect_dim(x, 1, blocked_count(s.in_channels), "x", "channel blocks of the weights' input channels");
+    expect_dim(x, 4, sr::kChannelBlock, "x", "channels per block");
+  }
+  s.x_blocked = x_blocked;
+  s.y_blocked = y_blocked;
   s.in_h = static_cast<int>(x.shape(2));
   s.in_w = static_cast<int>(x.shape(3));
   s.groups = G;
@@ -176,7 +185,6 @@ py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::arra
   s.pad_top = positive(pads, 0, "pad", true);
   s.pad_left = positive(pads, 1, "pad", true);
   const int pad_bottom = positive(pads, 2, "pad", true), pad_right = positive(pads, 3, "pad", true);
-  if (kernel_h < 1 || kernel_w < 1) throw py::value_error("conv2d: kernel size must be positive");
   if (s.in_channels % G != 0)
     throw py::value_error("conv2d: input channels " + std::to_string(s.in_channels) + " not divisible by groups " +
                           std::to_string(G));
@@ -197,8 +205,11 @@ py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::arra
   s.out_w = static_cast<int>(span_w / s.stride_w + 1);
   const float* bp = bias_in(bias, s.out_channels);
   const auto ac = parse_act(act);
-  const float* R = residual_in(residual, {s.batch, s.out_channels, s.out_h, s.out_w});
-  auto out = new_f32({s.batch, s.out_channels, s.out_h, s.out_w});
+  const std::vector<py::ssize_t> out_shape =
+      y_blocked ? std::vector<py::ssize_t>{s.batch, blocked_count(s.out_channels), s.out_h, s.out_w, sr::kChannelBlock}
+                : std::vector<py::ssize_t>{s.batch, s.out_channels, s.out_h, s.out_w};
+  const float* R = residual_in(residual, out_shape);
+  auto out = new_f32(out_shape);
   float* Y = out.mutable_data();
   if (s.batch > 0) {
     NativeRegion native;
@@ -237,8 +248,10 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
 }
 
 py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::vector<int>& strides,
-                    const std::vector<int>& pads, const std::vector<int>& dilations, int out_h, int out_w) {
-  const float* X = f32_in(x, "x", 4);
+                    const std::vector<int>& pads, const std::vector<int>& dilations, int out_h, int out_w,
+                    bool blocked) {
+  const float* X = f32_in(x, "x", blocked ? 5 : 4);
+  if (blocked) expect_dim(x, 4, sr::kChannelBlock, "x", "channels per block");
   if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 2)
     throw py::value_error("maxpool2d: strides, dilations and pads (top, left) take 2 values each");
   const sr::PoolShape s{static_cast<int>(x.shape(2)), static_cast<int>(x.shape(3)), out_h, out_w, kernel_h, kernel_w,
@@ -246,11 +259,39 @@ py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::v
   if (kernel_h < 1 || kernel_w < 1 || s.stride_h < 1 || s.stride_w < 1 || s.dilation_h < 1 || s.dilation_w < 1 ||
       out_h < 0 || out_w < 0)
     throw py::value_error("maxpool2d: kernel, strides and dilations must be positive, output size non-negative");
-  auto out = new_f32({x.shape(0), x.shape(1), out_h, out_w});
+  auto out = blocked ? new_f32({x.shape(0), x.shape(1), out_h, out_w, sr::kChannelBlock})
+                     : new_f32({x.shape(0), x.shape(1), out_h, out_w});
   float* Y = out.mutable_data();
   {
     NativeRegion native;
-    sr::maxpool2d(X, Y, static_cast<int>(x.shape(0) * x.shape(1)), s);
+    (blocked ? sr::maxpool2d_blocked : sr::maxpool2d)(X, Y, static_cast<int>(x.shape(0) * x.shape(1)), s);
+  }
+  return out;
+}
+
+py::array to_blocked(const py::array& x) {
+  const float* X = f32_in(x, "x", 4);
+  const py::ssize_t n = x.shape(0), c = x.shape(1), h = x.shape(2), w = x.shape(3);
+  auto out = new_f32({n, blocked_count(c), h, w, sr::kChannelBlock});
+  float* Y = out.mutable_data();
+  if (out.size()) {
+    NativeRegion native;
+    sr::to_blocked(X, Y, static_cast<int>(n), static_cast<int>(c), h * w);
+  }
+  return out;
+}
+
+py::array from_blocked(const py::array& x, int channels) {
+  const float* X = f32_in(x, "x", 5);
+  if (channels < 0) throw py::value_error("from_blocked: channels must be non-negative, got " + std::to_string(channels));
+  expect_dim(x, 1, blocked_count(channels), "x", "channel blocks");
+  expect_dim(x, 4, sr::kChannelBlock, "x", "channels per block");
+  const py::ssize_t n = x.shape(0), h = x.shape(2), w = x.shape(3);
+  auto out = new_f32({n, channels, h, w});
+  float* Y = out.mutable_data();
+  if (out.size()) {
+    NativeRegion native;
+    sr::from_blocked(X, Y, static_cast<int>(n), channels, h * w);
   }
   return out;
 }
@@ -478,7 +519,7 @@ PYBIND11_MODULE(_native, m) {
         py::arg("out") = py::none(), py::arg("residual") = py::none());
   m.def("conv2d", &conv2d, py::arg("weights"), py::arg("x"), py::arg("bias"), py::arg("kernel_h"),
         py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none",
-        py::arg("residual") = py::none());
+        py::arg("residual") = py::none(), py::arg("x_blocked") = false, py::arg("y_blocked") = false);
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
   m.def("attention", &fused_attention, py::arg("q"), py::arg("kt"), py::arg("v"), py::arg("mask"), py::arg("scale"),
@@ -486,8 +527,13 @@ PYBIND11_MODULE(_native, m) {
         "softmax(scale * q @ kt + mask) @ v over up to two batch dims (numpy broadcasting), fused per head;\n"
         "the result is [.., lq, dv] of numpy's rank, or 4-D [b0, lq, b1, dv] with heads_last.");
   m.def("maxpool2d", &maxpool2d, py::arg("x"), py::arg("kernel_h"), py::arg("kernel_w"), py::arg("strides"),
-        py::arg("pads"), py::arg("dilations"), py::arg("out_h"), py::arg("out_w"),
-        "Max pooling of an NCHW float32 array (pads: top, left; the output size already resolved).");
+        py::arg("pads"), py::arg("dilations"), py::arg("out_h"), py::arg("out_w"), py::arg("blocked") = false,
+        "Max pooling of an NCHW float32 array, or a blocked one [N][C/32][H][W][32] (pads: top, left; the\n"
+        "output size already resolved).");
+  m.def("to_blocked", &to_blocked, py::arg("x"),
+        "NCHW float32 -> blocked [N][ceil(C/32)][H][W][32], padding channels zero.");
+  m.def("from_blocked", &from_blocked, py::arg("x"), py::arg("channels"),
+        "Blocked [N][ceil(C/32)][H][W][32] float32 -> NCHW with `channels` channels.");
   m.def("linear_tiled", &linear_tiled, py::arg("a"), py::arg("x"), py::arg("m"), py::arg("x_tiles"),
         py::arg("tiles_out"), py::arg("bias") = py::none(), py::arg("act") = "none", py::arg("residual") = py::none(),
         "linear with x and/or the result as token tiles [tiles][features][64] (m tokens).");

@@ -74,6 +74,9 @@ struct DenseView {
 };
 
 constexpr int kDensePanel = 32;  // outputs per packed panel: the dense tile's vector lanes
+// Channels per block of a blocked activation ([N][ceil(C/32)][H][W][32], "NCHW32c"): one dense
+// panel, so a tile's 32 outputs of a pixel are one contiguous run of the next layer's input.
+constexpr int kChannelBlock = kDensePanel;
 constexpr int kBsrRows = 4;
 
 }  // namespace sr

@@ -28,10 +28,17 @@ using DenseFn = void (*)(const DenseView&, int n0, int n1, const float* B, ptrdi
 // computed and dropped: column v = first + j is pixel (v / pitch, v % pitch) of an output plane
 // with `valid` pixels per row, stored at C[n * ldc + (v / pitch) * valid + v % pitch] when
 // v % pitch < valid (C, and the epilogue's residual, start at the plane's first pixel).
+//
+// Blocked activations (formats.h, kChannelBlock): with column_stride 32, column j's value at k is
+// base[(first + j) * 32 + offset[k]] (a pixel's 32 channels of a block are contiguous), and with
+// blocked_out the panel's 32 outputs of pixel q go to C[panel * ldc + q * 32 ..+32] (ldc: floats
+// per channel block), the residual alike; lanes past the weight's rows are stored as zeros.
 struct ShiftedB {
   const float* base;
   const int32_t* offset;  // [k]
   int first, pitch, valid;
+  int column_stride = 1;  // 1, or kChannelBlock for a blocked input
+  bool blocked_out = false;
 };
 // Packed dense weights only (n0 a multiple of kDensePanel).
 using DenseShiftedFn = void (*)(const DenseView&, int n0, int n1, const ShiftedB& B, float* C, ptrdiff_t ldc,

@@ -34,6 +34,11 @@ struct SpmmProblem {
   // virtual columns; C and residual start at the output plane's first pixel (kernels.h, ShiftedB).
   const int32_t* b_offsets = nullptr;
   int pitch = 0, valid = 0;
+  // Blocked activations (formats.h, kChannelBlock), implicit GEMM only: B's columns are
+  // b_column_stride floats apart, and with c_blocked C and the residual are blocked, ldc / ldr the
+  // floats per channel block.
+  int b_column_stride = 1;
+  bool c_blocked = false;
 };
 
 // Runs all problems in one parallel region, each split into balanced (column tile x row chunk) tasks.
@@ -47,6 +52,8 @@ struct PoolShape {
 
 // Max pooling of `planes` contiguous NCHW planes (N*C of them); a NaN in a window wins, as in numpy.
 void maxpool2d(const float* x, float* y, int planes, const PoolShape& s);
+// The same over blocked planes ([H][W][kChannelBlock] each, N*ceil(C/32) of them).
+void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s);
 
 // One problem, all its rows and columns, on the calling thread (a pool task that prepared B itself).
 void spmm_on_this_thread(const SpmmProblem& problem, Act act);
@@ -70,7 +77,19 @@ struct ConvShape {
   int batch, in_channels, in_h, in_w;
   int out_channels, out_h, out_w;
   int kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, groups;
+  // Blocked ([N][ceil(C/32)][H][W][32], formats.h kChannelBlock) input x and/or output y (the
+  // residual then blocked too): one group of packed dense weights only (blocked_conv_supported).
+  bool x_blocked = false, y_blocked = false;
 };
+
+// Whether conv2d takes blocked input or output for these weights: one group, packed dense, and a
+// geometry whose phase planes int32 offsets reach.
+bool blocked_conv_supported(const std::vector<const PackedMatrix*>& weights, const ConvShape& s);
+
+// NCHW <-> blocked ([N][ceil(C/32)][H][W][32]) activations of `plane` = H * W pixels per channel;
+// to_blocked zeroes the padding channels of the last block.
+void to_blocked(const float* x, float* y, int batch, int channels, ptrdiff_t plane);
+void from_blocked(const float* x, float* y, int batch, int channels, ptrdiff_t plane);
 
 // NCHW convolution; weights[g] is group g's [Co/g][Ci/g * kh * kw] matrix.
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
