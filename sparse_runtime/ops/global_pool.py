@@ -1,9 +1,13 @@
-"""GlobalAveragePool / GlobalMaxPool / GlobalLpPool: reduce all spatial dims, keep them as 1."""
+"""GlobalAveragePool / GlobalMaxPool / GlobalLpPool: reduce all spatial dims, keep them as 1.
+
+Inside a blocked region (attribute ``layout="blocked"``, set by passes/keep_blocked_activations.py,
+not an ONNX one) the input is a ``BlockedTensor`` (ops/_blocked.py) and the result NCHW."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import OpError
+from ._blocked import BlockedTensor
 from ._util import FLOATS, attr
 from .registry import register
 
@@ -11,9 +15,17 @@ from .registry import register
 def _global(reduce):
     def factory(node, ctx):
         p = attr(node, "p", 2, int) if node.op_type == "GlobalLpPool" else None
+        blocked = node.attrs.get("layout") == "blocked"
 
         def kernel(inputs):
             x = inputs[0]
+            if blocked:
+                if type(x) is not BlockedTensor:
+                    raise OpError(node, f"input '{node.inputs[0]}' must be a BlockedTensor, got {type(x).__name__}")
+                # [N, blocks, H, W, 32] -> [N, blocks * 32] -> the real channels, as (N, C, 1, 1)
+                n, c = x.shape[:2]
+                y = reduce(x.data, (2, 3), p).reshape(n, -1)[:, :c]
+                return [np.ascontiguousarray(y, dtype=x.dtype).reshape(n, c, 1, 1)]
             if x.ndim < 3:
                 raise OpError(node, f"expected input (N, C, spatial...), got shape {x.shape}")
             axes = tuple(range(2, x.ndim))

@@ -1,11 +1,15 @@
 """PackedConv (domain sparse_runtime): 1-D/2-D NCHW convolution on packed weights, one packed
-matrix per group, with bias and activation fused into the kernel's epilogue."""
+matrix per group, with bias and activation fused into the kernel's epilogue.
+
+``x_blocked`` / ``y_blocked`` (set by passes/keep_blocked_activations.py): the input / the output
+(and residual) are ``BlockedTensor`` (ops/_blocked.py) rather than NCHW arrays."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import kernels
 from ..errors import OpError
+from ._blocked import BlockedTensor
 from .registry import register
 
 
@@ -50,6 +54,8 @@ def packed_conv(node, ctx):
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=np.float32)
     in_channels = groups[0].shape[1] // int(np.prod(kernel_shape)) * len(groups)
+    if node.attrs.get("x_blocked") or node.attrs.get("y_blocked"):
+        return _blocked_kernel(node, groups, bias, act, kernel_shape, strides, dilations, pads, auto_pad, in_channels)
     if spatial == 1:  # a 1-D conv is a 2-D conv over a height of 1
         kernel_shape, strides, dilations = [1] + kernel_shape, [1] + strides, [1] + dilations
         pads = [0, pads[0], 0, pads[1]]
@@ -83,6 +89,43 @@ def packed_conv(node, ctx):
             if y.dtype != np.float32:
                 raise OpError(node, f"residual '{node.inputs[1]}' has dtype {r.dtype}, expected float32")
             kernels.activation_(y, act)
+        return [y]
+
+    return kernel
+
+
+def _blocked_kernel(node, groups, bias, act, kernel_shape, strides, dilations, pads, auto_pad, in_channels):
+    """A 2-D PackedConv of a blocked region: x and/or y (with the residual) are BlockedTensor."""
+    x_blocked, y_blocked = bool(node.attrs.get("x_blocked")), bool(node.attrs.get("y_blocked"))
+    out_channels = sum(g.shape[0] for g in groups)
+    x_kind, y_kind = ("BlockedTensor" if b else "float32 array" for b in (x_blocked, y_blocked))
+
+    def kernel(inputs):
+        x = inputs[0]
+        if type(x) is not (BlockedTensor if x_blocked else np.ndarray) or x.dtype != np.float32:
+            raise OpError(node, f"input '{node.inputs[0]}' must be a {x_kind}, got {type(x).__name__} "
+                                f"of dtype {x.dtype}")
+        if x.ndim != 4 or x.shape[1] != in_channels:
+            raise OpError(node, f"input '{node.inputs[0]}' has shape {x.shape}, expected (N, {in_channels}, *, *)")
+        p = pads
+        if auto_pad not in ("NOTSET", ""):
+            p = _auto_pads(auto_pad, x.shape[2:], kernel_shape, strides, dilations)
+        residual = None
+        if len(inputs) > 1:
+            r = inputs[1]
+            want = _out_shape(x.shape, groups, kernel_shape, strides, p, dilations)
+            if type(r) is not (BlockedTensor if y_blocked else np.ndarray) or r.dtype != np.float32 \
+                    or tuple(r.shape) != want:
+                raise OpError(node, f"residual '{node.inputs[1]}' must be a {y_kind} of shape {want}, got "
+                                    f"{type(r).__name__} {getattr(r, 'shape', None)}")
+            residual = r.data if y_blocked else np.ascontiguousarray(r)
+        try:
+            y = kernels.conv2d(groups, x.data if x_blocked else np.ascontiguousarray(x), bias, kernel_shape, strides,
+                               p, dilations, act, residual=residual, x_blocked=x_blocked, y_blocked=y_blocked)
+        except ValueError as e:
+            raise OpError(node, str(e)) from None
+        if y_blocked:
+            return [BlockedTensor(y, (y.shape[0], out_channels, y.shape[2], y.shape[3]))]
         return [y]
 
     return kernel

@@ -2,7 +2,9 @@
 auto_pad). Each kernel tap is one strided slice of the padded input, folded with a ufunc:
 K vectorised passes over the output instead of a Python loop over windows.
 
-float32 2-D MaxPool without Indices runs natively (``kernels.maxpool2d``).
+float32 2-D MaxPool without Indices runs natively (``kernels.maxpool2d``); inside a blocked region
+(attribute ``layout="blocked"``, set by passes/keep_blocked_activations.py, not an ONNX one) it
+reads and writes ``BlockedTensor`` (ops/_blocked.py).
 MaxPool's optional Indices output is the flat index into the unpadded input (row-major,
 or column-major over the spatial dims with storage_order=1).
 """
@@ -14,6 +16,7 @@ import numpy as np
 
 from .. import kernels
 from ..errors import OpError
+from ._blocked import BlockedTensor
 from ._spatial import SpatialAttrs, geometry, pad_spatial, window_slices
 from ._util import FLOATS, attr, node_has_output
 from .registry import register
@@ -43,6 +46,8 @@ def max_pool(node, ctx):
     sp, ceil_mode = _parse(node, ctx, 10)
     storage_order = attr(node, "storage_order", 0, int, choices=(0, 1))
     want_idx = node_has_output(node, 1)
+    if node.attrs.get("layout") == "blocked":
+        return _blocked_max_pool(node, sp, ceil_mode)
 
     def kernel(inputs):
         x = inputs[0]
@@ -65,6 +70,19 @@ def max_pool(node, ctx):
         if not want_idx:
             return [y]
         return [y, _indices(x.shape, best, ks, strides, dil, begin, out, storage_order)]
+
+    return kernel
+
+
+def _blocked_max_pool(node, sp, ceil_mode):
+    def kernel(inputs):
+        x = inputs[0]
+        if type(x) is not BlockedTensor or x.ndim != 4:
+            raise OpError(node, f"input '{node.inputs[0]}' must be a 4-D BlockedTensor, got {type(x).__name__} "
+                                f"of shape {getattr(x, 'shape', None)}")
+        ks, strides, dil, begin, end, extra, out = _setup(node, sp, ceil_mode, x)
+        y = kernels.maxpool2d(x.data, ks, strides, begin, dil, out, blocked=True)
+        return [BlockedTensor(y, x.shape[:2] + tuple(out))]
 
     return kernel
 

@@ -19,6 +19,7 @@ from .fold_constants import fold_constants
 from .fuse_attention import fuse_attention
 from .fuse_epilogue import fuse_epilogue
 from .fuse_layernorm import fuse_layernorm
+from .keep_blocked_activations import keep_blocked_activations
 from .keep_token_tiles import keep_token_tiles
 from .lower_linear import lower_linear
 from .merge_sibling_matmuls import merge_sibling_matmuls
@@ -36,6 +37,7 @@ PIPELINE = [
     lower_linear,
     fuse_epilogue,
     keep_token_tiles,
+    keep_blocked_activations,
     eliminate_dead_nodes,  # again: drops the dense weights and biases the packed nodes replaced
 ]
 
