@@ -24,7 +24,8 @@ def _global(reduce):
                     raise OpError(node, f"input '{node.inputs[0]}' must be a BlockedTensor, got {type(x).__name__}")
                 # [N, blocks, H, W, 32] -> [N, blocks * 32] -> the real channels, as (N, C, 1, 1)
                 n, c = x.shape[:2]
-                y = reduce(x.data, (2, 3), p).reshape(n, -1)[:, :c]
+                y = _blocked_mean(x.data) if reduce is _mean else reduce(x.data, (2, 3), p)
+                y = y.reshape(n, -1)[:, :c]
                 return [np.ascontiguousarray(y, dtype=x.dtype).reshape(n, c, 1, 1)]
             if x.ndim < 3:
                 raise OpError(node, f"expected input (N, C, spatial...), got shape {x.shape}")
@@ -38,6 +39,15 @@ def _global(reduce):
 
 def _mean(x, axes, p):
     return np.mean(x, axis=axes, keepdims=True)
+
+
+def _blocked_mean(x):
+    """Mean over H, W of [N, blocks, H, W, 32]: einsum's plain sum took 24 us where np.mean's
+    strided reduction took 65 (ResNet-50's 7x7x2048); large planes keep np.mean's pairwise sum."""
+    hw = x.shape[2] * x.shape[3]
+    if hw > 1024 or hw == 0:
+        return np.mean(x, axis=(2, 3))
+    return np.einsum("nbpl->nbl", x.reshape(x.shape[:2] + (hw, x.shape[4]))) * np.float32(1.0 / max(hw, 1))
 
 
 def _max(x, axes, p):
