@@ -20,6 +20,10 @@ PackedMatrix = _native.PackedMatrix
 # ``tiles(x, shape, residual)`` (token tiles of the row-major activation of ``shape``) return the
 # product, or None where the call does not fit its fast path.
 LinearOp = _native.LinearOp
+# A PackedConv bound once (weights, bias, activation, kernel geometry, layouts): ``run(x, residual)``
+# returns the output, or None where the call does not fit (the caller's general path then words
+# the error).
+ConvOp = _native.ConvOp
 
 try:  # resolve the ISA now, so a bad SPARSE_RUNTIME_ISA fails at import with its name
     _native.get_isa()
@@ -255,6 +259,12 @@ def conv2d(groups: Sequence[PackedMatrix], x: np.ndarray, bias: Optional[np.ndar
     the input / the output (and residual) are blocked, [N, ceil(C/32), H, W, 32] (``to_blocked``)."""
     return _native.conv2d(list(groups), x, bias, int(kernel_shape[0]), int(kernel_shape[1]),
                           list(strides), list(pads), list(dilations), act, residual, bool(x_blocked), bool(y_blocked))
+
+
+def global_average_pool(x: np.ndarray, blocked: bool = False, channels: int = -1) -> np.ndarray:
+    """Mean over H, W of a float32 NCHW array, or of a blocked one (``to_blocked``) holding
+    ``channels`` channels: (N, C, 1, 1) float32."""
+    return _native.global_average_pool(x, bool(blocked), int(channels))
 
 
 def to_blocked(x: np.ndarray) -> np.ndarray:

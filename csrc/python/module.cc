@@ -17,6 +17,7 @@
 #include "sparse_runtime/packed.h"
 #include "sparse_runtime/threadpool.h"
 #include "convert.h"
+#include "conv_op.h"
 #include "linear_op.h"
 
 namespace py = pybind11;
@@ -145,78 +146,6 @@ py::array linear_tiled(const PackedMatrix& a, const py::array& x, int m, bool x_
   return out;
 }
 
-int positive(py::handle seq, size_t i, const char* what, bool allow_zero) {
-  const int v = py::cast<int>(seq[py::int_(i)]);
-  if (v < 0 || (!allow_zero && v == 0))
-    throw py::value_error(std::string(what) + " must be " + (allow_zero ? "non-negative" : "positive") + ", got " +
-                          std::to_string(v));
-  return v;
-}
-
-py::array conv2d(const std::vector<const PackedMatrix*>& weights, const py::array& x, const py::object& bias,
-                 int kernel_h, int kernel_w, py::sequence strides, py::sequence pads, py::sequence dilations,
-                 const std::string& act, const py::object& residual, bool x_blocked, bool y_blocked) {
-  const float* X = f32_in(x, "x", x_blocked ? 5 : 4);
-  const int G = static_cast<int>(weights.size());
-  if (G < 1) throw py::value_error("conv2d: no weight groups");
-  if (kernel_h < 1 || kernel_w < 1) throw py::value_error("conv2d: kernel size must be positive");
-  if (py::len(strides) != 2 || py::len(dilations) != 2 || py::len(pads) != 4)
-    throw py::value_error("conv2d: strides and dilations take 2 values, pads 4 (top, left, bottom, right)");
-  sr::ConvShape s{};
-  s.batch = static_cast<int>(x.shape(0));
-  // A blocked x ([N][ceil(C/32)][H][W][32]) does not say C: the weights do.
-  s.in_channels = x_blocked ? static_cast<int>(weights[0]->cols() / (kernel_h * kernel_w) * G)
-                            : static_cast<int>(x.shape(1));
-  if (x_blocked) {
-    expect_dim(x, 1, blocked_count(s.in_channels), "x", "channel blocks of the weights' input channels");
-    expect_dim(x, 4, sr::kChannelBlock, "x", "channels per block");
-  }
-  s.x_blocked = x_blocked;
-  s.y_blocked = y_blocked;
-  s.in_h = static_cast<int>(x.shape(2));
-  s.in_w = static_cast<int>(x.shape(3));
-  s.groups = G;
-  s.kernel_h = kernel_h;
-  s.kernel_w = kernel_w;
-  s.stride_h = positive(strides, 0, "stride", false);
-  s.stride_w = positive(strides, 1, "stride", false);
-  s.dilation_h = positive(dilations, 0, "dilation", false);
-  s.dilation_w = positive(dilations, 1, "dilation", false);
-  s.pad_top = positive(pads, 0, "pad", true);
-  s.pad_left = positive(pads, 1, "pad", true);
-  const int pad_bottom = positive(pads, 2, "pad", true), pad_right = positive(pads, 3, "pad", true);
-  if (s.in_channels % G != 0)
-    throw py::value_error("conv2d: input channels " + std::to_string(s.in_channels) + " not divisible by groups " +
-                          std::to_string(G));
-  const int cog = weights[0]->rows();
-  for (int g = 0; g < G; ++g) {
-    if (weights[g]->rows() != cog || weights[g]->cols() != s.in_channels / G * kernel_h * kernel_w)
-      throw py::value_error("conv2d: weight group " + std::to_string(g) + " has shape (" +
-                            std::to_string(weights[g]->rows()) + ", " + std::to_string(weights[g]->cols()) +
-                            "), expected (" + std::to_string(cog) + ", " +
-                            std::to_string(s.in_channels / G * kernel_h * kernel_w) + ") for input " + shape_str(x));
-  }
-  s.out_channels = cog * G;
-  const long eh = static_cast<long>(s.dilation_h) * (kernel_h - 1) + 1, ew = static_cast<long>(s.dilation_w) * (kernel_w - 1) + 1;
-  const long span_h = s.in_h + s.pad_top + pad_bottom - eh, span_w = s.in_w + s.pad_left + pad_right - ew;
-  if (span_h < 0 || span_w < 0)
-    throw py::value_error("conv2d: kernel larger than the padded input " + shape_str(x));
-  s.out_h = static_cast<int>(span_h / s.stride_h + 1);
-  s.out_w = static_cast<int>(span_w / s.stride_w + 1);
-  const float* bp = bias_in(bias, s.out_channels);
-  const auto ac = parse_act(act);
-  const std::vector<py::ssize_t> out_shape =
-      y_blocked ? std::vector<py::ssize_t>{s.batch, blocked_count(s.out_channels), s.out_h, s.out_w, sr::kChannelBlock}
-                : std::vector<py::ssize_t>{s.batch, s.out_channels, s.out_h, s.out_w};
-  const float* R = residual_in(residual, out_shape);
-  auto out = new_f32(out_shape);
-  float* Y = out.mutable_data();
-  if (s.batch > 0) {
-    NativeRegion native;
-    sr::conv2d(weights, s, X, Y, bp, ac, R);
-  }
-  return out;
-}
 
 // C[..., M, N] = A[..., M, K] · B[..., K, N]; batch dims already broadcast by the caller, each
 // operand either with a full batch or a single matrix shared by all (batch stride 0).
@@ -266,6 +195,31 @@ py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::v
     NativeRegion native;
     (blocked ? sr::maxpool2d_blocked : sr::maxpool2d)(X, Y, static_cast<int>(x.shape(0) * x.shape(1)), s);
   }
+  return out;
+}
+
+// Mean over H, W of NCHW x, or of blocked x holding `channels` channels: (N, C, 1, 1).
+py::array global_average_pool(const py::array& x, bool blocked, int channels) {
+  const float* X = f32_in(x, "x", blocked ? 5 : 4);
+  if (blocked) {
+    if (channels < 0) throw py::value_error("global_average_pool: channels must be non-negative");
+    expect_dim(x, 1, blocked_count(channels), "x", "channel blocks");
+    expect_dim(x, 4, sr::kChannelBlock, "x", "channels per block");
+  }
+  const py::ssize_t n = x.shape(0), c = blocked ? channels : x.shape(1), planes = n * x.shape(1);
+  const int lanes = blocked ? sr::kChannelBlock : 1;
+  auto out = new_f32({n, c, 1, 1});
+  float* Y = out.mutable_data();
+  if (planes == 0) return out;
+  std::vector<float> sums;  // blocked: every lane of every block, then the real channels
+  float* dst = blocked ? (sums.resize(static_cast<size_t>(planes) * lanes), sums.data()) : Y;
+  {
+    NativeRegion native;
+    sr::global_average_pool(X, dst, planes, x.shape(2) * x.shape(3), lanes);
+  }
+  if (blocked)
+    for (py::ssize_t i = 0; i < n; ++i)
+      std::copy(dst + i * x.shape(1) * lanes, dst + i * x.shape(1) * lanes + c, Y + i * c);
   return out;
 }
 
@@ -517,9 +471,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("spmm", &spmm, py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("act") = "none");
   m.def("linear", &linear, py::arg("a"), py::arg("x"), py::arg("bias") = py::none(), py::arg("act") = "none",
         py::arg("out") = py::none(), py::arg("residual") = py::none());
-  m.def("conv2d", &conv2d, py::arg("weights"), py::arg("x"), py::arg("bias"), py::arg("kernel_h"),
-        py::arg("kernel_w"), py::arg("strides"), py::arg("pads"), py::arg("dilations"), py::arg("act") = "none",
-        py::arg("residual") = py::none(), py::arg("x_blocked") = false, py::arg("y_blocked") = false);
+  bind_conv(m);
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
   m.def("attention", &fused_attention, py::arg("q"), py::arg("kt"), py::arg("v"), py::arg("mask"), py::arg("scale"),
@@ -530,6 +482,8 @@ PYBIND11_MODULE(_native, m) {
         py::arg("pads"), py::arg("dilations"), py::arg("out_h"), py::arg("out_w"), py::arg("blocked") = false,
         "Max pooling of an NCHW float32 array, or a blocked one [N][C/32][H][W][32] (pads: top, left; the\n"
         "output size already resolved).");
+  m.def("global_average_pool", &global_average_pool, py::arg("x"), py::arg("blocked") = false, py::arg("channels") = -1,
+        "Mean over H, W of an NCHW float32 array, or of a blocked one holding `channels` channels: (N, C, 1, 1).");
   m.def("to_blocked", &to_blocked, py::arg("x"),
         "NCHW float32 -> blocked [N][ceil(C/32)][H][W][32], padding channels zero.");
   m.def("from_blocked", &from_blocked, py::arg("x"), py::arg("channels"),

@@ -54,13 +54,24 @@ def packed_conv(node, ctx):
     if bias is not None:
         bias = np.ascontiguousarray(bias, dtype=np.float32)
     in_channels = groups[0].shape[1] // int(np.prod(kernel_shape)) * len(groups)
-    if node.attrs.get("x_blocked") or node.attrs.get("y_blocked"):
-        return _blocked_kernel(node, groups, bias, act, kernel_shape, strides, dilations, pads, auto_pad, in_channels)
+    x_blocked, y_blocked = bool(node.attrs.get("x_blocked")), bool(node.attrs.get("y_blocked"))
+    # The plan-time fast path (fixed pads only: auto_pad depends on the input's size).
+    op = None
+    if spatial == 2 and auto_pad in ("NOTSET", ""):
+        op = kernels.ConvOp(list(groups), bias, act, kernel_shape[0], kernel_shape[1], strides, pads, dilations,
+                            x_blocked, y_blocked)
+    if x_blocked or y_blocked:
+        return _blocked_kernel(node, groups, bias, act, kernel_shape, strides, dilations, pads, auto_pad, in_channels,
+                               op)
     if spatial == 1:  # a 1-D conv is a 2-D conv over a height of 1
         kernel_shape, strides, dilations = [1] + kernel_shape, [1] + strides, [1] + dilations
         pads = [0, pads[0], 0, pads[1]]
 
     def kernel(inputs):
+        if op is not None:
+            y = op.run(inputs[0], inputs[1] if len(inputs) > 1 else None)
+            if y is not None:
+                return [y]
         x = inputs[0]
         if x.dtype != np.float32:
             raise OpError(node, f"input '{node.inputs[0]}' must be float32, got {x.dtype}")
@@ -94,13 +105,24 @@ def packed_conv(node, ctx):
     return kernel
 
 
-def _blocked_kernel(node, groups, bias, act, kernel_shape, strides, dilations, pads, auto_pad, in_channels):
+def _blocked_kernel(node, groups, bias, act, kernel_shape, strides, dilations, pads, auto_pad, in_channels, op):
     """A 2-D PackedConv of a blocked region: x and/or y (with the residual) are BlockedTensor."""
     x_blocked, y_blocked = bool(node.attrs.get("x_blocked")), bool(node.attrs.get("y_blocked"))
     out_channels = sum(g.shape[0] for g in groups)
+    x_type, y_type = (BlockedTensor if b else np.ndarray for b in (x_blocked, y_blocked))
     x_kind, y_kind = ("BlockedTensor" if b else "float32 array" for b in (x_blocked, y_blocked))
 
     def kernel(inputs):
+        x = inputs[0]
+        r = inputs[1] if len(inputs) > 1 else None
+        if op is not None and type(x) is x_type and x.shape[1] == in_channels and (r is None or type(r) is y_type):
+            y = op.run(x.data if x_blocked else x, r.data if y_blocked and r is not None else r)
+            if y is not None:
+                return [BlockedTensor(y, (y.shape[0], out_channels, y.shape[2], y.shape[3])) if y_blocked else y]
+        return general(inputs)
+
+    def general(inputs):
+        """The checked path: every mismatch becomes an OpError naming the input."""
         x = inputs[0]
         if type(x) is not (BlockedTensor if x_blocked else np.ndarray) or x.dtype != np.float32:
             raise OpError(node, f"input '{node.inputs[0]}' must be a {x_kind}, got {type(x).__name__} "

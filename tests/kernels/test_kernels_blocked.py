@@ -100,12 +100,12 @@ def test_conv2d_blocked_rejects_bad_shapes():
     x = kernels.to_blocked(np.ones((1, 70, 8, 8), np.float32))
     y = kernels.conv2d(mats, x, None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), x_blocked=True, y_blocked=True)
     assert y.shape == (1, 2, 8, 8, 32)
-    with pytest.raises(ValueError, match="channel blocks"):
-        kernels.conv2d(mats, x[:, :2], None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), x_blocked=True)
+    with pytest.raises(ValueError, match=r"expected blocked shape \(N, 3, H, W, 32\) for 70 channels"):
+        kernels.conv2d(mats, x[:, :2].copy(), None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), x_blocked=True)
     with pytest.raises(ValueError, match="5-D"):
         kernels.conv2d(mats, np.ones((1, 70, 8, 8), np.float32), None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1),
                        x_blocked=True)
-    with pytest.raises(ValueError, match="channels per block"):
+    with pytest.raises(ValueError, match="expected blocked shape"):
         kernels.conv2d(mats, np.ones((1, 3, 8, 8, 16), np.float32), None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1),
                        x_blocked=True)
     with pytest.raises(ValueError, match="residual"):  # NCHW residual for a blocked output
@@ -126,3 +126,17 @@ def test_maxpool2d_blocked_matches_nchw(isa, geometry):
         got = kernels.maxpool2d(kernels.to_blocked(x), ks, strides, pads, dil, out, blocked=True)
     assert got.shape == (2, 2) + out + (32,) and got.dtype == np.float32
     np.testing.assert_array_equal(kernels.from_blocked(got, 40), want)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")
+@pytest.mark.parametrize("shape", [(2, 70, 7, 7), (1, 2048, 7, 7), (1, 3, 1, 1), (2, 33, 112, 97), (1, 5, 0, 4)], ids=str)
+def test_global_average_pool_nchw_and_blocked(shape):
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN for an empty plane, as numpy
+        want = x.astype(np.float64).mean(axis=(2, 3), keepdims=True)
+    for got in (kernels.global_average_pool(x),
+                kernels.global_average_pool(kernels.to_blocked(x), blocked=True, channels=shape[1])):
+        assert got.shape == shape[:2] + (1, 1) and got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="channel blocks"):
+        kernels.global_average_pool(kernels.to_blocked(x), blocked=True, channels=shape[1] + 32)

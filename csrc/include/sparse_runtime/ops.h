@@ -54,6 +54,9 @@ struct PoolShape {
 void maxpool2d(const float* x, float* y, int planes, const PoolShape& s);
 // The same over blocked planes ([H][W][kChannelBlock] each, N*ceil(C/32) of them).
 void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s);
+// y[p][l] = mean over the plane's pixels i of x[p][i][l], for `planes` planes of `plane` pixels of
+// `lanes` floats (1: NCHW planes; kChannelBlock: blocked ones).
+void global_average_pool(const float* x, float* y, int64_t planes, int64_t plane, int lanes);
 
 // One problem, all its rows and columns, on the calling thread (a pool task that prepared B itself).
 void spmm_on_this_thread(const SpmmProblem& problem, Act act);
