@@ -267,6 +267,17 @@ def global_average_pool(x: np.ndarray, blocked: bool = False, channels: int = -1
     return _native.global_average_pool(x, bool(blocked), int(channels))
 
 
+def gather_rows(table: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """``table[indices]`` along axis 0 on the native pool: C-contiguous numeric ``table``, int32/int64
+    ``indices`` (negative ones count from the end; IndexError when out of range)."""
+    return _native.gather_rows(table, indices)
+
+
+def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a + b`` for float32 C-contiguous arrays of one shape, on the native pool."""
+    return _native.add(a, b)
+
+
 def to_blocked(x: np.ndarray) -> np.ndarray:
     """NCHW float32 -> blocked [N, ceil(C/32), H, W, 32] (channel c at [:, c // 32, :, :, c % 32];
     the last block's padding channels are zero): the layout dense convs hand each other."""

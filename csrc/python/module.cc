@@ -18,6 +18,7 @@
 #include "sparse_runtime/threadpool.h"
 #include "convert.h"
 #include "conv_op.h"
+#include "glue_ops.h"
 #include "linear_op.h"
 
 namespace py = pybind11;
@@ -472,6 +473,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("linear", &linear, py::arg("a"), py::arg("x"), py::arg("bias") = py::none(), py::arg("act") = "none",
         py::arg("out") = py::none(), py::arg("residual") = py::none());
   bind_conv(m);
+  bind_glue_ops(m);
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
   m.def("attention", &fused_attention, py::arg("q"), py::arg("kt"), py::arg("v"), py::arg("mask"), py::arg("scale"),

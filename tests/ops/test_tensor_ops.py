@@ -307,3 +307,22 @@ def test_nonzero():
 def test_trilu(upper, k):
     x = rand((2, 4, 5))
     check("Trilu", [x] + ([] if k is None else [np.array(k, I64)]), {"upper": upper}, opset=14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int8, np.bool_])
+def test_gather_rows_native(dtype):
+    # Row gathers of 16 KB or more run natively (kernels.gather_rows): an embedding lookup
+    table = (rand((300, 70)) * 10).astype(dtype)
+    idx = np.array([[0, 299, -1, 5] * 20, [7, -300, 150, 2] * 20], np.int64)
+    check("Gather", [table, idx], {"axis": 0})
+    check("Gather", [rand((40, 8, 16)), np.arange(-40, 40, dtype=np.int32)], {"axis": 0})
+    with pytest.raises(Exception, match="out of range.*300"):
+        run_ours("Gather", [table, np.array([300] * 100, np.int64)], {"axis": 0})
+
+
+def test_add_native_same_shape():
+    # Same-shape float32 adds of 16K+ elements run natively (kernels.add); others broadcast in numpy
+    a, b = rand((2, 128, 768)), rand((2, 128, 768))
+    check("Add", [a, b])
+    check("Add", [a, rand((1, 128, 768))])
+    check("Add", [a[:, ::2].copy(), b[:, ::2]])  # one operand not C-contiguous

@@ -132,6 +132,13 @@ void transpose(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, 
 
 void activation(float* x, ptrdiff_t count, Act act);
 
+// out[i] = table[index[i]] for `count` rows of `row_bytes` bytes of a table of `rows` rows; an
+// index may be negative (counted from the end) and is already checked to be in [-rows, rows).
+void gather_rows(const char* table, int64_t rows, int64_t row_bytes, const int64_t* index, int64_t count, char* out);
+
+// y = a + b over `count` floats.
+void add(const float* a, const float* b, float* y, int64_t count);
+
 // Softmax / layer normalisation of each of `rows` contiguous rows of `cols` floats.
 void softmax_rows(const float* x, float* y, int rows, int cols);
 void layernorm_rows(const float* x, float* y, int rows, int cols, const float* gamma, const float* beta,
