@@ -278,6 +278,16 @@ def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _native.add(a, b)
 
 
+def attention_qkv(qkv: np.ndarray, mask: Optional[np.ndarray], scale: float, heads: int, head_dim: int,
+                  offsets: Sequence[int], heads_last: bool = False, merge_heads: bool = False) -> np.ndarray:
+    """softmax(scale * Q·Kᵀ + mask) · V with the heads read in place from a packed projection
+    ``qkv`` [B, S, W] (float32, C-contiguous): head h of Q is ``qkv[:, :, offsets[0] + h * head_dim:][..., :head_dim]``,
+    of K and V at ``offsets[1]`` / ``offsets[2]``. Result [B, heads, S, head_dim], [B, S, heads,
+    head_dim] with ``heads_last``, or [B, S, heads * head_dim] with ``merge_heads`` too."""
+    return _native.attention_qkv(qkv, mask, float(scale), int(heads), int(head_dim), int(offsets[0]),
+                                 int(offsets[1]), int(offsets[2]), bool(heads_last), bool(merge_heads))
+
+
 def to_blocked(x: np.ndarray) -> np.ndarray:
     """NCHW float32 -> blocked [N, ceil(C/32), H, W, 32] (channel c at [:, c // 32, :, :, c % 32];
     the last block's padding channels are zero): the layout dense convs hand each other."""
@@ -335,6 +345,9 @@ def attention(q: np.ndarray, kt: np.ndarray, v: np.ndarray, mask: Optional[np.nd
 # The native fused attention without attention()'s screening: raises TypeError / ValueError for
 # operands it does not take (FusedAttention's fast path catches them and takes the general one).
 attention_unchecked = _native.attention
+# attention_qkv's native call, arguments as (qkv, mask, scale, heads, head_dim, q_off, k_off, v_off,
+# heads_last, merge_heads), without the wrapper's conversions.
+attention_qkv_unchecked = _native.attention_qkv
 
 
 def maxpool2d(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], pads_begin: Sequence[int],

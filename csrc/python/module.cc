@@ -310,13 +310,22 @@ void expect_unit_row(const Batched4& t, const char* what) {
     throw py::value_error(std::string(what) + ": the last axis must be contiguous (use np.ascontiguousarray)");
 }
 
-py::array fused_attention(const py::array& q, const py::array& kt, const py::array& v, const py::object& mask_obj,
-                          float scale, bool heads_last) {
-  const Batched4 Q = batched4(q, "q"), KT = batched4(kt, "kt"), V = batched4(v, "v");
+std::string batched_str(const Batched4& t) {
+  std::string s = "(";
+  for (int i = 0; i < 4; ++i) s += (i ? ", " : "") + std::to_string(t.shape[i]);
+  return s + ")";
+}
+
+// softmax(scale * Q·Kᵀ + mask) · V for operands already seen as [b0][b1][rows][cols] (`rank`: the
+// highest of the operands' ranks, for the result's).
+py::array attention_core(const Batched4& Q, const Batched4& KT, const Batched4& V, py::ssize_t rank,
+                         const py::object& mask_obj, float scale, bool heads_last, bool merge_heads = false) {
   const int lq = static_cast<int>(Q.shape[2]), dk = static_cast<int>(Q.shape[3]);
   const int lk = static_cast<int>(KT.shape[3]), dv = static_cast<int>(V.shape[3]);
-  if (KT.shape[2] != dk) throw py::value_error("attention: Q " + shape_str(q) + " and Kᵀ " + shape_str(kt) + " differ in head size");
-  if (V.shape[2] != lk) throw py::value_error("attention: Kᵀ " + shape_str(kt) + " and V " + shape_str(v) + " differ in keys");
+  if (KT.shape[2] != dk)
+    throw py::value_error("attention: Q " + batched_str(Q) + " and Kᵀ " + batched_str(KT) + " differ in head size");
+  if (V.shape[2] != lk)
+    throw py::value_error("attention: Kᵀ " + batched_str(KT) + " and V " + batched_str(V) + " differ in keys");
   expect_unit_row(Q, "q");
   expect_unit_row(V, "v");
   sr::AttentionProblem p{};
@@ -336,6 +345,7 @@ py::array fused_attention(const py::array& q, const py::array& kt, const py::arr
       throw py::value_error("mask: last two dims must be (" + std::to_string(lq) + " or 1, " + std::to_string(lk) +
                             "), got shape " + shape_str(py::reinterpret_borrow<py::array>(mask_obj)));
     expect_unit_row(M, "mask");
+    rank = std::max(rank, static_cast<py::ssize_t>(py::reinterpret_borrow<py::array>(mask_obj).ndim()));
   }
   for (int i = 0; i < 2; ++i) {
     const py::ssize_t want = std::max({Q.shape[i], KT.shape[i], V.shape[i], has_mask ? M.shape[i] : 1});
@@ -349,13 +359,12 @@ py::array fused_attention(const py::array& q, const py::array& kt, const py::arr
   p.v = bind(V, "v", V.stride[2]);
   if (has_mask) p.mask = bind(M, "mask", M.shape[2] == 1 ? 0 : M.stride[2]);
   p.heads_last = heads_last;
-  // numpy's result rank: the operands' highest (dims it pads on the left are 1, so dropping them is exact)
-  const py::ssize_t rank = std::max({q.ndim(), kt.ndim(), v.ndim(), has_mask ? static_cast<py::ssize_t>(
-                                         py::reinterpret_borrow<py::array>(mask_obj).ndim()) : 2});
   if (heads_last && rank != 4) throw py::value_error("attention: heads_last needs 4-D operands");
+  // numpy's result rank: the operands' highest (dims it pads on the left are 1, so dropping them is exact)
   const std::vector<py::ssize_t> full = heads_last ? std::vector<py::ssize_t>{p.b0, lq, p.b1, dv}
                                                    : std::vector<py::ssize_t>{p.b0, p.b1, lq, dv};
-  const std::vector<py::ssize_t> out_shape(full.end() - rank, full.end());
+  std::vector<py::ssize_t> out_shape(full.end() - rank, full.end());
+  if (merge_heads) out_shape = {p.b0, lq, static_cast<py::ssize_t>(p.b1) * dv};  // the same memory, heads merged
   auto out = new_f32(out_shape);
   p.out = out.mutable_data();
   {
@@ -363,6 +372,37 @@ py::array fused_attention(const py::array& q, const py::array& kt, const py::arr
     sr::attention(p);
   }
   return out;
+}
+
+py::array fused_attention(const py::array& q, const py::array& kt, const py::array& v, const py::object& mask_obj,
+                          float scale, bool heads_last) {
+  const Batched4 Q = batched4(q, "q"), KT = batched4(kt, "kt"), V = batched4(v, "v");
+  return attention_core(Q, KT, V, std::max({q.ndim(), kt.ndim(), v.ndim(), static_cast<py::ssize_t>(2)}), mask_obj,
+                        scale, heads_last);
+}
+
+// Attention straight from a packed projection qkv [B, S, W] (float32, C-contiguous): head h of Q
+// is qkv[:, :, q_off + h * head_dim ..+head_dim], of K and V likewise at k_off / v_off. This is what
+// Split -> Reshape [B, S, H, D] -> Transpose reads, without the seven numpy views (and their
+// Python between two kernels).
+py::array attention_qkv(const py::array& qkv, const py::object& mask_obj, float scale, int heads, int head_dim,
+                        int q_off, int k_off, int v_off, bool heads_last, bool merge_heads) {
+  if (merge_heads && !heads_last) throw py::value_error("attention_qkv: merge_heads needs heads_last");
+  const float* X = f32_in(qkv, "qkv", 3);
+  const py::ssize_t B = qkv.shape(0), S = qkv.shape(1), W = qkv.shape(2);
+  if (heads < 1 || head_dim < 1) throw py::value_error("attention_qkv: heads and head_dim must be positive");
+  for (const int off : {q_off, k_off, v_off})
+    if (off < 0 || off + static_cast<py::ssize_t>(heads) * head_dim > W)
+      throw py::value_error("attention_qkv: " + std::to_string(heads) + " heads of " + std::to_string(head_dim) +
+                            " at offset " + std::to_string(off) + " do not fit in qkv " + shape_str(qkv));
+  if (B == 0 || S == 0) throw py::value_error("attention_qkv: empty qkv " + shape_str(qkv));
+  auto view = [&](int off, bool transposed) {  // [B][H][S][D], or Kᵀ [B][H][D][S]
+    Batched4 t{X + off, {B, heads, transposed ? head_dim : S, transposed ? S : head_dim},
+               {S * W, head_dim, transposed ? 1 : W, transposed ? W : 1}};
+    return t;
+  };
+  return attention_core(view(q_off, false), view(k_off, true), view(v_off, false), 4, mask_obj, scale, heads_last,
+                        merge_heads);
 }
 
 // A float32 C-contiguous array seen as rows of its last dimension, with a new output like it.
@@ -476,6 +516,11 @@ PYBIND11_MODULE(_native, m) {
   bind_glue_ops(m);
   m.def("matmul", &batched_matmul, py::arg("a"), py::arg("b"),
         "Batched row-major float32 matmul on the native pool (batch dims pre-broadcast, or one side single).");
+  m.def("attention_qkv", &attention_qkv, py::arg("qkv"), py::arg("mask"), py::arg("scale"), py::arg("heads"),
+        py::arg("head_dim"), py::arg("q_off"), py::arg("k_off"), py::arg("v_off"), py::arg("heads_last") = false,
+        py::arg("merge_heads") = false,
+        "Attention over heads read in place from a packed projection qkv [B, S, W]: the result is [B, H, S, D],\n"
+        "[B, S, H, D] with heads_last, or [B, S, H * D] with merge_heads too.");
   m.def("attention", &fused_attention, py::arg("q"), py::arg("kt"), py::arg("v"), py::arg("mask"), py::arg("scale"),
         py::arg("heads_last") = false,
         "softmax(scale * q @ kt + mask) @ v over up to two batch dims (numpy broadcasting), fused per head;\n"

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from ..ir import ValueInfo
 from ..passes import PassContext
 from ..passes.eliminate_dead_nodes import eliminate_dead_nodes
+from ..passes.fuse_attention_heads import fuse_attention_heads
 from .executor import execute
 from .planner import LOWERED_DOMAIN, build_plan
 
@@ -143,4 +144,6 @@ class PlanCache:
                 for o in outs:
                     g.initializers[o] = values[o]
         g.nodes = kept
-        return eliminate_dead_nodes(g, PassContext(opset=g.opset))
+        ctx = PassContext(opset=g.opset)
+        # With the shapes constant, attention can read its heads from the packed projection.
+        return eliminate_dead_nodes(fuse_attention_heads(eliminate_dead_nodes(g, ctx), ctx), ctx)

@@ -11,6 +11,11 @@ one fused native kernel (``kernels.attention``: per head and query tile, scores 
 task's scratch, head-split views read in place); shapes it does not take (rank > 4, a mask
 broadcast along keys) go through native matmul and softmax separately. Other float types run the
 same formula in numpy.
+
+With a ``qkv`` attribute (passes/fuse_attention_heads.py) the inputs are ``[X, "", "", mask]``: the
+packed projection whose Split / Reshape / Transpose head split the node absorbed. The kernel
+reads the heads from X in place (``kernels.attention_qkv``) when X and the recorded shapes fit;
+otherwise it runs the absorbed nodes, then the attention as above.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ import numpy as np
 from .. import kernels
 from ..errors import OpError
 from ._util import FLOATS
-from .registry import register
+from ..ir import Graph
+from .registry import OpContext, compile_node, register
 
 
 def _numpy_softmax(x, axis=-1):
@@ -50,6 +56,67 @@ def fused_attention(node, ctx):
 
     native = kernels.attention_unchecked
     direct = not powers and axis == -1  # the usual node: one call, no Python-side checks
+    if "qkv" in node.attrs:
+        return _packed_heads(node, ctx, node.attrs["qkv"], scale, heads_last, _attention_kernel(
+            node, native, direct, scale, powers, axis, legacy, heads_last))
+    return _attention_kernel(node, native, direct, scale, powers, axis, legacy, heads_last)
+
+
+def _packed_heads(node, ctx, qkv, scale, heads_last, attention):
+    """The kernel of a node that absorbed the head split of a packed projection X."""
+    heads, head_dim, width = qkv["heads"], qkv["head_dim"], qkv["width"]
+    offsets = qkv["offsets"]
+    shapes = qkv["shapes"]
+    inner = qkv["nodes"]  # Split, then (Reshape, Transpose) for Q, Kᵀ, V
+    graph = ctx.graph
+    opset = graph.opset if graph is not None else ctx.opset
+    consts = Graph(initializers=dict(qkv["consts"]), opsets=dict(graph.opsets) if graph is not None else {"": opset})
+    kernels_ = [compile_node(n, OpContext(opset=opset, graph=consts, threads=ctx.threads)) for n in inner]
+    native = kernels.attention_qkv_unchecked
+    q_off, k_off, v_off = (int(o) for o in offsets)
+    merge = qkv.get("merge")  # an absorbed Reshape [B, S, H * D] of the heads-last result
+    merged = merge is not None
+    merge_kernel = compile_node(merge["node"], OpContext(opset=opset, graph=Graph(
+        initializers={merge["node"].inputs[1]: merge["const"]}, opsets=consts.opsets), threads=ctx.threads)) if merged else None
+    fits: dict = {}  # X's shape -> whether every Reshape gives [B, S, heads, head_dim] (and [B, S, H * D])
+
+    def reshapes_fit(shape):
+        b, s, _ = shape
+        if merged:
+            t = merge["shape"]
+            if not (t[0] in (0, b) and t[1] in (0, -1, s) and t[2] in (-1, heads * head_dim)):
+                return False
+        return all(t[0] in (0, b) and t[1] in (0, -1, s) for t in shapes)
+
+    def kernel(inputs):
+        x, mask = inputs[0], inputs[3]
+        # Checks by shape, once per shape; dtype and layout the native call checks itself (as few
+        # Python steps as possible: this runs between two kernels, with cold caches).
+        shape = getattr(x, "shape", None)
+        ok = fits.get(shape)
+        if ok is None:
+            ok = fits[shape] = (type(x) is np.ndarray and x.ndim == 3 and x.shape[2] == width and x.size > 0
+                                and reshapes_fit(x.shape))
+        if ok:
+            try:
+                return [native(x, mask, scale, heads, head_dim, q_off, k_off, v_off, heads_last, merged)]
+            except (TypeError, ValueError):
+                pass  # another dtype, not contiguous, a mask it does not take: the general path decides
+        vals = {inner[0].inputs[0]: x}
+        vals.update(qkv["consts"])
+        for n, k in zip(inner, kernels_):
+            for name, value in zip(n.outputs, k([vals.get(i) if i else None for i in n.inputs])):
+                vals[name] = value
+        q, kt, v = (vals[t.outputs[0]] for t in inner[2::2])
+        y = attention([q, kt, v, mask])
+        return merge_kernel([y[0], merge["const"]]) if merged else y
+
+    return kernel
+
+
+
+def _attention_kernel(node, native, direct, scale, powers, axis, legacy, heads_last):
+    """The kernel for inputs [Q, Kᵀ, V, mask, factors...]."""
 
     def kernel(inputs):
         if direct:

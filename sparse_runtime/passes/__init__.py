@@ -17,6 +17,7 @@ from .eliminate_identity import eliminate_identity
 from .fold_batchnorm import fold_batchnorm
 from .fold_constants import fold_constants
 from .fuse_attention import fuse_attention
+from .fuse_attention_heads import fuse_attention_heads
 from .fuse_epilogue import fuse_epilogue
 from .fuse_layernorm import fuse_layernorm
 from .keep_blocked_activations import keep_blocked_activations
@@ -33,6 +34,7 @@ PIPELINE = [
     fuse_layernorm,
     fuse_attention,
     merge_sibling_matmuls,
+    fuse_attention_heads,
     fold_batchnorm,
     lower_linear,
     fuse_epilogue,

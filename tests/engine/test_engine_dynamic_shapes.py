@@ -75,7 +75,9 @@ def test_plan_cache_is_bounded_lru_and_shares_packed_weights(bert):
     for plan in plans:  # same attribute objects (packed weights) as the compiled graph, no repacking
         compiled = {id(v) for n in eng.graph.nodes for v in n.attrs.values()}
         lowered = [s[4] for s in plan.steps if s[4].domain == "sparse_runtime"]
-        assert all(id(v) in compiled for n in lowered for v in n.attrs.values())
+        # "qkv" is the signature's own: the head split it absorbed once the shapes were constants
+        assert all(id(v) in compiled for n in lowered for k, v in n.attrs.items() if k != "qkv")
+        assert any("qkv" in n.attrs for n in lowered)
 
 
 def test_model_without_shape_arithmetic_uses_one_plan():

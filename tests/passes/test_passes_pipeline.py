@@ -13,12 +13,13 @@ from sparse_runtime.passes import (PIPELINE, eliminate_dead_nodes, eliminate_ide
 def test_pipeline_order():
     names = [p.__name__ for p in PIPELINE]
     # Folding and cleanup first, so lowering sees constant weights and the fusions constant
-    # scales; BN folds into Conv before packing; epilogue fusion needs packed nodes; token tiles
+    # scales; attention reads its heads from the QKV projection once the siblings merged; BN
+    # folds into Conv before packing; epilogue fusion needs packed nodes; token tiles
     # pair layers once their epilogues (a residual ends a pair) are final, and blocked conv
     # activations likewise (a residual must share its conv's layout); a last sweep drops the
     # replaced dense weights.
     assert names == ["fold_constants", "eliminate_identity", "eliminate_dead_nodes", "fuse_layernorm", "fuse_attention",
-                     "merge_sibling_matmuls", "fold_batchnorm", "lower_linear", "fuse_epilogue", "keep_token_tiles",
+                     "merge_sibling_matmuls", "fuse_attention_heads", "fold_batchnorm", "lower_linear", "fuse_epilogue", "keep_token_tiles",
                      "keep_blocked_activations", "eliminate_dead_nodes"]
 
 
