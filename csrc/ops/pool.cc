@@ -75,32 +75,48 @@ void maxpool2d(const float* x, float* y, int planes, const PoolShape& s) {
   });
 }
 
-// Blocked planes: a pixel is kChannelBlock contiguous lanes, so each window tap is one 32-float
-// vector max; taps outside the image are skipped (all outside: -inf, as above). One task per
-// (plane, output row).
+// Blocked planes: a pixel is kChannelBlock contiguous lanes. Per output row, as for NCHW: the max
+// over the window's input rows first (whole rows of pixels, vectorised), then each output pixel's
+// max over its columns of that row, reading a -inf border as wide as the padding. One task per
+// (plane, output row). (Per output pixel and tap, with bounds checks, it took 3x ORT's pooling on
+// ResNet-50's 112x112x64.)
 void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s) {
   constexpr int L = kChannelBlock;
   const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w * L;
   const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w * L;
+  const int left = s.pad_left;
+  const int right = std::max(0, (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1 - left - s.in_w);
+  const size_t padded = static_cast<size_t>(left + s.in_w + right) * L;
   ThreadPool::instance().parallel_for(static_cast<int64_t>(planes) * s.out_h, [&](int64_t t) {
     const int64_t p = t / s.out_h;
     const int oh = static_cast<int>(t % s.out_h);
     const float* in = x + p * in_plane;
-    float* o = y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w * L;
-    for (int ow = 0; ow < s.out_w; ++ow, o += L) {
-      float m[L];
-      std::fill(m, m + L, -INFINITY);
-      for (int i = 0; i < s.kernel_h; ++i) {
-        const int ih = oh * s.stride_h - s.pad_top + i * s.dilation_h;
-        if (ih < 0 || ih >= s.in_h) continue;
-        for (int j = 0; j < s.kernel_w; ++j) {
-          const int iw = ow * s.stride_w - s.pad_left + j * s.dilation_w;
-          if (iw < 0 || iw >= s.in_w) continue;
-          const float* v = in + (static_cast<ptrdiff_t>(ih) * s.in_w + iw) * L;
-          for (int l = 0; l < L; ++l) m[l] = nan_max(m[l], v[l]);
-        }
+    thread_local std::vector<float> buf;
+    buf.assign(padded, -INFINITY);
+    float* const m = buf.data() + static_cast<ptrdiff_t>(left) * L;  // m[w * L + l] for input column w
+    bool any = false;
+    for (int i = 0; i < s.kernel_h; ++i) {
+      const int ih = oh * s.stride_h - s.pad_top + i * s.dilation_h;
+      if (ih < 0 || ih >= s.in_h) continue;
+      const float* r = in + static_cast<ptrdiff_t>(ih) * s.in_w * L;
+      const ptrdiff_t n = static_cast<ptrdiff_t>(s.in_w) * L;
+      if (!any) {
+        std::copy(r, r + n, m);
+        any = true;
+      } else {
+        for (ptrdiff_t e = 0; e < n; ++e) m[e] = nan_max(m[e], r[e]);
       }
-      std::copy(m, m + L, o);
+    }
+    if (!any) std::fill(m, m + static_cast<ptrdiff_t>(s.in_w) * L, -INFINITY);
+    float* o = y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w * L;
+    const float* base = m - static_cast<ptrdiff_t>(left) * L;
+    for (int ow = 0; ow < s.out_w; ++ow, o += L) {
+      const float* c = base + static_cast<ptrdiff_t>(ow) * s.stride_w * L;
+      for (int l = 0; l < L; ++l) o[l] = c[l];
+      for (int j = 1; j < s.kernel_w; ++j) {
+        const float* tap = c + static_cast<ptrdiff_t>(j) * s.dilation_w * L;
+        for (int l = 0; l < L; ++l) o[l] = nan_max(o[l], tap[l]);
+      }
     }
   });
 }
