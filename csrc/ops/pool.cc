@@ -122,30 +122,31 @@ void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s)
 }
 
 // Means over `plane` pixels of `lanes` floats each (1 for NCHW planes, kChannelBlock for blocked
-// ones), summed in 8 float partial sums per lane so the loops vectorise. numpy's mean over
-// ResNet-50's last activation took 150-200 us between two kernels, with cold caches.
+// ones), summed in double (8 partial sums for a plain plane) so a large plane keeps float32
+// accuracy and the loops still vectorise. numpy's mean over ResNet-50's last activation took
+// 150-200 us between two kernels, with cold caches.
 void global_average_pool(const float* x, float* y, int64_t planes, int64_t plane, int lanes) {
   const int64_t per_task = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, plane * lanes));
-  const float scale = plane > 0 ? 1.f / static_cast<float>(plane) : NAN;  // an empty plane's mean: NaN, as numpy
+  const double scale = plane > 0 ? 1.0 / static_cast<double>(plane) : NAN;  // an empty plane's mean: NaN, as numpy
   ThreadPool::instance().parallel_for((planes + per_task - 1) / per_task, [&](int64_t t) {
     for (int64_t p = t * per_task; p < std::min(planes, (t + 1) * per_task); ++p) {
       const float* in = x + p * plane * lanes;
       float* out = y + p * lanes;
       if (lanes == 1) {
-        float part[8] = {};
+        double part[8] = {};
         int64_t i = 0;
         for (; i + 8 <= plane; i += 8)
           for (int l = 0; l < 8; ++l) part[l] += in[i + l];
-        float sum = 0.f;
+        double sum = 0.0;
         for (; i < plane; ++i) sum += in[i];
         for (int l = 0; l < 8; ++l) sum += part[l];
-        out[0] = sum * scale;
+        out[0] = static_cast<float>(sum * scale);
         continue;
       }
-      for (int l = 0; l < lanes; ++l) out[l] = 0.f;
+      double sums[kChannelBlock] = {};  // lanes is kChannelBlock here (ops.h)
       for (int64_t i = 0; i < plane; ++i)
-        for (int l = 0; l < lanes; ++l) out[l] += in[i * lanes + l];
-      for (int l = 0; l < lanes; ++l) out[l] *= scale;
+        for (int l = 0; l < kChannelBlock; ++l) sums[l] += in[i * kChannelBlock + l];
+      for (int l = 0; l < lanes; ++l) out[l] = static_cast<float>(sums[l] * scale);
     }
   });
 }

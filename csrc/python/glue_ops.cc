@@ -21,7 +21,9 @@ py::array gather_rows(const py::array& table, const py::array& indices) {
   if (!(table.flags() & py::array::c_style) || !(indices.flags() & py::array::c_style))
     throw py::value_error("gather_rows: arrays must be C-contiguous");
   if (table.dtype().kind() == 'O') throw py::type_error("gather_rows: object arrays are not supported");
-  const bool i64 = indices.dtype().is(py::dtype::of<int64_t>()), i32 = indices.dtype().is(py::dtype::of<int32_t>());
+  // By kind and size, not dtype identity: np.longlong is int64 too, under another descriptor.
+  const bool signed_int = indices.dtype().kind() == 'i';
+  const bool i64 = signed_int && indices.itemsize() == 8, i32 = signed_int && indices.itemsize() == 4;
   if (!i64 && !i32)
     throw py::type_error("gather_rows: indices must be int32 or int64, got " + std::string(py::str(indices.dtype())));
   const int64_t rows = table.shape(0), count = indices.size();

@@ -51,6 +51,13 @@ def node_flops(node, in_shapes, out_shapes, initializers: Optional[dict] = None)
         out_ch = out0[1] if op == "PackedConv" else out0[-1]  # NCHW vs [..., N]
         dense = 2 * _size(out0) * _size(w_shape) // max(1, int(out_ch))
         return dense, int(round(dense * (1.0 - float(info.get("sparsity") or 0.0))))
+    if node.domain == LOWERED_DOMAIN and op == "FusedAttention" and "qkv" in node.attrs:
+        x = in_shapes[0] if in_shapes else None  # the packed projection [B, S, W]
+        if not x or len(x) != 3:
+            return 0, 0
+        scores = int(x[0]) * node.attrs["qkv"]["heads"] * int(x[1]) * int(x[1])
+        dense = 4 * scores * node.attrs["qkv"]["head_dim"] + 4 * scores  # QKᵀ, PV, softmax
+        return dense, dense
     if node.domain == LOWERED_DOMAIN and op == "FusedAttention":
         q = in_shapes[0] if in_shapes else None
         kt = in_shapes[1] if len(in_shapes) > 1 else None

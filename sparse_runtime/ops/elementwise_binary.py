@@ -46,7 +46,10 @@ def _binary(ufunc):
             if (native is not None and type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == _F32
                     and b.dtype == _F32 and a.shape == b.shape and a.size >= 16384 and a.flags.c_contiguous
                     and b.flags.c_contiguous):
-                return [native(a, b)]
+                try:
+                    return [native(a, b)]
+                except (TypeError, ValueError):
+                    pass  # not what the native add takes after all: numpy below
             if align is not None:
                 b = align(a, b)
             r = ufunc(a, b)

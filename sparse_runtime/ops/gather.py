@@ -30,6 +30,8 @@ def gather(node, ctx):
                 return [kernels.gather_rows(data, indices)]
             except IndexError as e:
                 raise OpError(node, f"index out of range for axis {axis} of size {data.shape[ax]}: {e}") from None
+            except (TypeError, ValueError):
+                pass  # a dtype the native gather does not take: np.take below
         try:
             return [np.take(data, indices, axis=ax)]  # take accepts [-n, n) and always copies
         except IndexError as e:

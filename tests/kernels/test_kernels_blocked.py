@@ -140,3 +140,11 @@ def test_global_average_pool_nchw_and_blocked(shape):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="channel blocks"):
         kernels.global_average_pool(kernels.to_blocked(x), blocked=True, channels=shape[1] + 32)
+
+
+def test_global_average_pool_large_plane_keeps_float32_accuracy():
+    # 262144 positive values: a float32 running sum would drift by ~1e-4 relative
+    x = np.random.default_rng(4).random((1, 40, 512, 512)).astype(np.float32)
+    want = x.astype(np.float64).mean(axis=(2, 3), keepdims=True)
+    for got in (kernels.global_average_pool(x), kernels.global_average_pool(kernels.to_blocked(x), True, 40)):
+        np.testing.assert_allclose(got, want, rtol=2e-7)

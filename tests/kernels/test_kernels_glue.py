@@ -18,6 +18,12 @@ def test_gather_rows_matches_take(dtype, index_dtype):
         np.testing.assert_array_equal(got, want)
 
 
+def test_gather_rows_takes_every_int64_descriptor():
+    table = np.arange(40, dtype=np.float32).reshape(10, 4)
+    idx = np.array([3, -1], np.longlong)  # int64 under another dtype descriptor on Linux
+    np.testing.assert_array_equal(kernels.gather_rows(table, idx), table[[3, -1]])
+
+
 def test_gather_rows_rejects_bad_input():
     table = np.ones((5, 4), np.float32)
     for bad in (5, -6):

@@ -113,3 +113,17 @@ def test_blocked_kernels_reject_nchw_values():
     kernel, _ = compile_graph_node(conv, eng.graph)
     with pytest.raises(Exception, match="must be a BlockedTensor"):
         kernel([np.zeros((1, 24, 10, 11), np.float32)])
+
+
+def test_broadcast_residual_stays_nchw():
+    # fuse_epilogue fuses a computed Add operand that broadcasts ([n, C, 1, 1] here) as the
+    # residual; the blocked kernels add only one of the output's shape, so that conv stays NCHW.
+    nodes, inits, a = _conv("first", "x", 3, 40, 3)
+    more, more_inits, b = _conv("second", a, 40, 40, 3, relu=False)
+    nodes += more + [h.make_node("GlobalAveragePool", [a], ["e"]), h.make_node("Add", [b, "e"], ["s"]),
+                     h.make_node("Relu", ["s"], ["y"])]
+    m = model(nodes, [vi("x", ["n", 3, 37, 41])], [vi("y", None)], inits + more_inits, opset=17)
+    eng = Engine(m, options={"weight_format": "dense"})
+    second = next(n for n in eng.graph.nodes if n.name == "second")
+    assert len(second.inputs) == 2 and not second.attrs.get("y_blocked") and not second.attrs.get("x_blocked")
+    _check(m, eng)

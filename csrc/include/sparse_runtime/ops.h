@@ -94,7 +94,8 @@ bool blocked_conv_supported(const std::vector<const PackedMatrix*>& weights, con
 void to_blocked(const float* x, float* y, int batch, int channels, ptrdiff_t plane);
 void from_blocked(const float* x, float* y, int batch, int channels, ptrdiff_t plane);
 
-// NCHW convolution; weights[g] is group g's [Co/g][Ci/g * kh * kw] matrix.
+// Convolution of NCHW (or, with ConvShape::x_blocked / y_blocked, blocked) activations; weights[g]
+// is group g's [Co/g][Ci/g * kh * kw] matrix.
 void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const float* x,
             float* y, const float* bias, Act act, const float* residual = nullptr);
 
