@@ -105,19 +105,28 @@ def main(argv=None) -> int:
     say()
     say("| layer (n x k) | threads | kernel alone | % of peak | through linear | % of peak |")
     say("|---|---|---|---|---|---|")
-    for threads in sorted({1, args.threads}):
-        kernels.set_num_threads(threads)
-        peak = core_peak * threads
-        for n, k in ((768, 3072), (3072, 768), (768, 768)):
-            w = make_weight(Case(n, k, 128, 0.1))
-            packed = kernels.pack(w, "csr")
-            flop = 2.0 * np.count_nonzero(w) * 128
-            # The kernel's own layout: 128 tokens as two [k][64] column tiles (see formats.h).
-            tiles = [_aligned_activations(k, 64) for _ in range(2)]
-            x = np.random.default_rng(0).standard_normal((128, k)).astype(np.float32)
-            out = np.empty((128, n), np.float32)
-            g_kernel = flop / median_seconds(lambda: [kernels.spmm(packed, b) for b in tiles]) / 1e9
-            g_linear = flop / median_seconds(lambda: kernels.linear(x, packed, out=out)) / 1e9
+    thread_counts = sorted({1, args.threads})
+    for n, k in ((768, 3072), (3072, 768), (768, 768)):
+        w = make_weight(Case(n, k, 128, 0.1))
+        packed = kernels.pack(w, "csr")
+        flop = 2.0 * np.count_nonzero(w) * 128
+        # The kernel's own layout: 128 tokens as two [k][64] column tiles (see formats.h).
+        tiles = [_aligned_activations(k, 64) for _ in range(2)]
+        x = np.random.default_rng(0).standard_normal((128, k)).astype(np.float32)
+        out = np.empty((128, n), np.float32)
+        # Thread counts alternate round by round, so every row sees the same phases of this
+        # shared machine's noise (run one after the other, the rows drifted 10-20 % apart).
+        best = {(t, what): float("inf") for t in thread_counts for what in ("kernel", "linear")}
+        for _ in range(3):
+            for threads in thread_counts:
+                kernels.set_num_threads(threads)
+                for what, fn in (("kernel", lambda: [kernels.spmm(packed, b) for b in tiles]),
+                                 ("linear", lambda: kernels.linear(x, packed, out=out))):
+                    best[(threads, what)] = min(best[(threads, what)], median_seconds(fn, min_time=0.2, rounds=1))
+        for threads in thread_counts:
+            peak = core_peak * threads
+            g_kernel = flop / best[(threads, "kernel")] / 1e9
+            g_linear = flop / best[(threads, "linear")] / 1e9
             say(f"| {n} x {k} | {threads} | {g_kernel:.1f} | {100 * g_kernel / peak:.0f} % | {g_linear:.1f} | "
                 f"{100 * g_linear / peak:.0f} % |")
     kernels.set_num_threads(args.threads)
