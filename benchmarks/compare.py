@@ -4,9 +4,9 @@
         [--time 6] [--threads 2] [--deepsparse-python .venv-deepsparse/bin/python]
         [--out benchmarks/RESULTS.md] [--model-dir .bench_models]
 
-Every runtime gets the same file and the same inputs; they alternate in 0.25 s turns (each turn's
-first call untimed, so a pool still spinning from the previous runtime does not count) until each
-had --time seconds. Medians are reported with ratios; outputs are checked against ONNX Runtime.
+Every runtime gets the same file and the same inputs; they alternate in 0.25 s turns, in an order
+that rotates every round (each turn's first call untimed, so a pool still spinning from the
+previous runtime does not count) until each had --time seconds. Medians are reported with ratios; outputs are checked against ONNX Runtime.
 DeepSparse runs in its own venv (see ../shared/DESIGN.md) through benchmarks/deepsparse_worker.py.
 """
 from __future__ import annotations
@@ -108,8 +108,12 @@ def model_path(model_dir, family, case):
 
 def time_all(runners, seconds):
     lats = {r.name: [] for r in runners}
-    for _ in range(max(1, int(seconds / TURN_S))):
-        for r in runners:
+    for turn in range(max(1, int(seconds / TURN_S))):
+        # The order rotates every round, so each runtime follows each other one equally often:
+        # another runtime's threads may still spin after its turn (in DeepSparse's case from
+        # another process), and a fixed order would always hand that to the same runtime.
+        shift = turn % len(runners)
+        for r in runners[shift:] + runners[:shift]:
             lats[r.name] += r.run_for(TURN_S)
     return {k: float(np.median(v)) * 1e3 for k, v in lats.items()}
 
