@@ -165,7 +165,7 @@ def main(argv=None):
     head = (f"Machine: {info.get('brand') or platform.processor()}, {os.cpu_count()} logical CPUs; "
             f"sparse_runtime ISA {info['isa']} (features: "
             f"{', '.join(k for k, v in info['features'].items() if v)}); threads {args.threads}; "
-            f"{args.time:g} s timed per runtime and case in alternating {TURN_S} s turns; medians in ms.")
+            f"{args.time:g} s timed per runtime and case in alternating {TURN_S} s turns (order rotating every round); medians in ms.")
     lines = [head, "", "| model | weights | formats chosen | sparse_runtime | onnxruntime | deepsparse | "
              "vs onnxruntime | vs deepsparse | max abs diff vs ORT (ours / DS) |", "|---|---|---|---|---|---|---|---|---|"]
     print(head, flush=True)
@@ -186,6 +186,7 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             f.write("# Benchmark results\n\n" + "\n".join(lines) + "\n\nRe-run: `python benchmarks/compare.py "
+                    f"--time {args.time:g} --threads {args.threads} "
                     "--deepsparse-python .venv-deepsparse/bin/python --out benchmarks/RESULTS.md`\n")
 
 
