@@ -12,22 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ._layout_value import LayoutValue
 
 
-class BlockedTensor:
-    """``data``: float32 [N, ceil(C/32), H, W, 32]; ``shape``: the logical NCHW shape, so profiles
-    and FLOP counts see the ONNX value's shape."""
+class BlockedTensor(LayoutValue):
+    """``data``: float32 [N, ceil(C/32), H, W, 32]; ``shape``: the logical NCHW shape."""
 
-    __slots__ = ("data", "shape", "dtype")
-
-    def __init__(self, data: np.ndarray, shape: tuple):
-        self.data = data
-        self.shape = tuple(shape)
-        self.dtype = data.dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
+    __slots__ = ()
 
     @classmethod
     def from_nchw(cls, x: np.ndarray) -> "BlockedTensor":

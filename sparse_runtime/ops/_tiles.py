@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from ._layout_value import LayoutValue
 
 
-class TokenTiles:
+class TokenTiles(LayoutValue):
     """``data``: float32 [tiles, n, 64]; ``shape``: the logical row-major shape (..., n) with the
-    original leading dims, so profiles and FLOP counts see the ONNX value's shape."""
+    original leading dims."""
 
-    __slots__ = ("data", "shape", "dtype")
-
-    def __init__(self, data: np.ndarray, shape: tuple):
-        self.data = data
-        self.shape = tuple(shape)
-        self.dtype = data.dtype
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
+    __slots__ = ()
 
     @property
     def tokens(self) -> int:
