@@ -1,5 +1,5 @@
 // Row-wise softmax and layer normalisation over T's vectors: the non-matmul work of a
-// transformer that, at 90 % weight sparsity, is a large share of a run.
+// transformer that, at 90 % weight sparsity, is a large share of a run. Also max pooling's passes.
 // Whole vectors go through T; the last cols % W elements of a row are done one by one.
 #pragma once
 #include <cmath>
@@ -106,6 +106,65 @@ float fma_probe(int64_t iterations) {
   V sum = acc[0];
   for (int i = 1; i < kChains; ++i) sum = T::add(sum, acc[i]);
   return T::reduce_add(sum);
+}
+
+// ---- max pooling's passes (csrc/ops/pool.cc) ----------------------------------------------
+
+// max that keeps a NaN once either side has one (numpy's maximum); here, not VecScalar's, so
+// this translation unit's copy keeps internal linkage.
+inline float nan_max1(float best, float v) { return v > best ? v : (v != v ? v : best); }
+
+// m[i] = max(m[i], r[i]), a NaN kept once either side has one (as numpy's maximum).
+template <class T>
+void max_into(float* m, const float* r, ptrdiff_t n) {
+  ptrdiff_t i = 0;
+  for (; i + T::W <= n; i += T::W) T::store(m + i, T::nan_max(T::load(m + i), T::load(r + i)));
+  for (; i < n; ++i) m[i] = nan_max1(m[i], r[i]);
+}
+
+// o[ow] = max over taps j of row[ow * stride + j * dilation], tap by tap over the output row. A
+// compile-time stride (1 or 2, the usual ones; 0 = read `stride`) lets the compiler vectorise the
+// strided reads with this ISA's permutes (a scalar loop per output took 10 ns per output of a 3x3
+// stride-2 pool).
+template <int SW>
+void max_columns_plane(const float* row, float* o, int out_w, int kernel_w, int dilation, int stride) {
+  const int sw = SW ? SW : stride;
+  for (int ow = 0; ow < out_w; ++ow) o[ow] = row[ow * sw];
+  for (int j = 1; j < kernel_w; ++j) {
+    const float* tap = row + j * dilation;
+    for (int ow = 0; ow < out_w; ++ow) o[ow] = nan_max1(o[ow], tap[ow * sw]);
+  }
+}
+
+// Per output pixel, the max over its kernel_w taps of a row of `lanes`-float pixels (1: a plane's
+// row; kChannelBlock: a blocked row, whole vectors per pixel).
+template <class T>
+void max_columns(const float* row, float* o, int out_w, int kernel_w, int stride, int dilation, int lanes) {
+  if (lanes % T::W == 0) {
+    const ptrdiff_t step = static_cast<ptrdiff_t>(stride) * lanes, tap = static_cast<ptrdiff_t>(dilation) * lanes;
+    for (int ow = 0; ow < out_w; ++ow, o += lanes) {
+      const float* c = row + ow * step;
+      for (int l = 0; l < lanes; l += T::W) {
+        auto x = T::load(c + l);
+        for (int j = 1; j < kernel_w; ++j) x = T::nan_max(x, T::load(c + j * tap + l));
+        T::store(o + l, x);
+      }
+    }
+    return;
+  }
+  if (lanes != 1) {  // not a layout pool.cc produces; correct, if slow, for any lane count
+    for (int l = 0; l < lanes; ++l)
+      for (int ow = 0; ow < out_w; ++ow) {
+        float x = row[static_cast<ptrdiff_t>(ow) * stride * lanes + l];
+        for (int j = 1; j < kernel_w; ++j)
+          x = nan_max1(x, row[(static_cast<ptrdiff_t>(ow) * stride + j * dilation) * lanes + l]);
+        o[static_cast<ptrdiff_t>(ow) * lanes + l] = x;
+      }
+    return;
+  }
+  if (stride == 2) return max_columns_plane<2>(row, o, out_w, kernel_w, dilation, 2);
+  if (stride == 1) return max_columns_plane<1>(row, o, out_w, kernel_w, dilation, 1);
+  max_columns_plane<0>(row, o, out_w, kernel_w, dilation, stride);
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ KernelTable make_table() {
   t.softmax = &softmax<T>;
   t.layernorm = &layernorm<T>;
   t.fma_probe = &fma_probe<T>;
+  t.max_into = &max_into<T>;
+  t.max_columns = &max_columns<T>;
   t.vector_width = T::W;
   return t;
 }

@@ -68,6 +68,11 @@ using AddActFn = void (*)(float* y, const float* r, ptrdiff_t count, Act act);
 // FMA peak probe: `iterations` rounds of 12 independent register FMA chains (12 * W * 2 FLOP per
 // round); returns a value depending on every chain so the work cannot be optimised away.
 using FmaProbeFn = float (*)(int64_t iterations);
+// Max pooling's two passes (csrc/ops/pool.cc): m[i] = max(m[i], r[i]) keeping NaNs, and per
+// output pixel the max over its kernel_w taps of one row of `lanes`-float pixels.
+using MaxIntoFn = void (*)(float* m, const float* r, ptrdiff_t n);
+using MaxColumnsFn = void (*)(const float* row, float* out, int out_w, int kernel_w, int stride, int dilation,
+                              int lanes);
 
 struct KernelTable {
   const char* isa;
@@ -84,6 +89,8 @@ struct KernelTable {
   SoftmaxFn softmax;
   LayerNormFn layernorm;
   FmaProbeFn fma_probe;
+  MaxIntoFn max_into;
+  MaxColumnsFn max_columns;
   int vector_width;  // floats per vector: the probe's FLOP count depends on it
 };
 

@@ -26,6 +26,11 @@ struct VecAvx2 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  // max that keeps a NaN once either side has one (numpy's maximum), unlike max_ps.
+  static V nan_max(V best, V v) {
+    const V take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(best, v, take);
+  }
   static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
   static V copysign(V mag, V sign) {
     const V s = _mm256_set1_ps(-0.f);

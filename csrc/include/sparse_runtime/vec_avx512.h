@@ -23,6 +23,11 @@ struct VecAvx512 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  // max that keeps a NaN once either side has one (numpy's maximum), unlike max_ps.
+  static V nan_max(V best, V v) {
+    const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_blend_ps(take, best, v);
+  }
   static V abs(V a) { return _mm512_abs_ps(a); }
   static V copysign(V mag, V sign) {
     const __m512i s = _mm512_set1_epi32(0x80000000);

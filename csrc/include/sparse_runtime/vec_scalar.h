@@ -24,6 +24,8 @@ struct VecScalar {
   static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
   static V max(V a, V b) { return a > b ? a : b; }
   static V min(V a, V b) { return a < b ? a : b; }
+  // max that keeps a NaN once either side has one (numpy's maximum).
+  static V nan_max(V best, V v) { return v > best ? v : (v != v ? v : best); }
   static V abs(V a) { return std::fabs(a); }
   static V copysign(V mag, V sign) { return std::copysign(mag, sign); }
   static V exp(V a) { return std::exp(a); }
