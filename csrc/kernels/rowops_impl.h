@@ -136,35 +136,24 @@ void max_columns_plane(const float* row, float* o, int out_w, int kernel_w, int 
   }
 }
 
-// Per output pixel, the max over its kernel_w taps of a row of `lanes`-float pixels (1: a plane's
-// row; kChannelBlock: a blocked row, whole vectors per pixel).
+// Per output pixel, the max over its kernel_w taps of a row of `lanes`-float pixels: 1 (a
+// plane's row), or a multiple of T::W (a blocked row, whole vectors per pixel).
 template <class T>
 void max_columns(const float* row, float* o, int out_w, int kernel_w, int stride, int dilation, int lanes) {
-  if (lanes % T::W == 0) {
-    const ptrdiff_t step = static_cast<ptrdiff_t>(stride) * lanes, tap = static_cast<ptrdiff_t>(dilation) * lanes;
-    for (int ow = 0; ow < out_w; ++ow, o += lanes) {
-      const float* c = row + ow * step;
-      for (int l = 0; l < lanes; l += T::W) {
-        auto x = T::load(c + l);
-        for (int j = 1; j < kernel_w; ++j) x = T::nan_max(x, T::load(c + j * tap + l));
-        T::store(o + l, x);
-      }
+  if (lanes == 1) {
+    if (stride == 2) return max_columns_plane<2>(row, o, out_w, kernel_w, dilation, 2);
+    if (stride == 1) return max_columns_plane<1>(row, o, out_w, kernel_w, dilation, 1);
+    return max_columns_plane<0>(row, o, out_w, kernel_w, dilation, stride);
+  }
+  const ptrdiff_t step = static_cast<ptrdiff_t>(stride) * lanes, tap = static_cast<ptrdiff_t>(dilation) * lanes;
+  for (int ow = 0; ow < out_w; ++ow, o += lanes) {
+    const float* c = row + ow * step;
+    for (int l = 0; l < lanes; l += T::W) {
+      auto x = T::load(c + l);
+      for (int j = 1; j < kernel_w; ++j) x = T::nan_max(x, T::load(c + j * tap + l));
+      T::store(o + l, x);
     }
-    return;
   }
-  if (lanes != 1) {  // not a layout pool.cc produces; correct, if slow, for any lane count
-    for (int l = 0; l < lanes; ++l)
-      for (int ow = 0; ow < out_w; ++ow) {
-        float x = row[static_cast<ptrdiff_t>(ow) * stride * lanes + l];
-        for (int j = 1; j < kernel_w; ++j)
-          x = nan_max1(x, row[(static_cast<ptrdiff_t>(ow) * stride + j * dilation) * lanes + l]);
-        o[static_cast<ptrdiff_t>(ow) * lanes + l] = x;
-      }
-    return;
-  }
-  if (stride == 2) return max_columns_plane<2>(row, o, out_w, kernel_w, dilation, 2);
-  if (stride == 1) return max_columns_plane<1>(row, o, out_w, kernel_w, dilation, 1);
-  max_columns_plane<0>(row, o, out_w, kernel_w, dilation, stride);
 }
 
 }  // namespace

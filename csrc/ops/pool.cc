@@ -13,83 +13,74 @@
 #include "sparse_runtime/threadpool.h"
 
 namespace sr {
+namespace {
+
+// The window maxima of one input row sit inside a -inf border as wide as the padding, so the
+// column pass reads every tap without bounds checks: floats of that bordered row, and of its left
+// border.
+ptrdiff_t bordered_row_floats(const PoolShape& s, int lanes) {
+  const int right = std::max(0, (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1 - s.pad_left - s.in_w);
+  return static_cast<ptrdiff_t>(s.pad_left + s.in_w + right) * lanes;
+}
+
+// Output row oh of one plane of `lanes`-float pixels: the max over the window's input rows into
+// m (the bordered row's column 0), then each output pixel's max over its taps of m.
+void pool_output_row(const KernelTable& kt, const PoolShape& s, int lanes, const float* in, float* m, int oh,
+                     float* out_row) {
+  const ptrdiff_t n = static_cast<ptrdiff_t>(s.in_w) * lanes;
+  bool any = false;
+  for (int i = 0; i < s.kernel_h; ++i) {
+    const int ih = oh * s.stride_h - s.pad_top + i * s.dilation_h;
+    if (ih < 0 || ih >= s.in_h) continue;
+    const float* r = in + ih * n;
+    if (!any) {
+      std::copy(r, r + n, m);
+      any = true;
+    } else {
+      kt.max_into(m, r, n);
+    }
+  }
+  if (!any) std::fill(m, m + n, -INFINITY);
+  kt.max_columns(m - static_cast<ptrdiff_t>(s.pad_left) * lanes, out_row, s.out_w, s.kernel_w, s.stride_w,
+                 s.dilation_w, lanes);
+}
+
+}  // namespace
 
 void maxpool2d(const float* x, float* y, int planes, const PoolShape& s) {
   const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w;
   const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
   const int per_task = std::max(1, static_cast<int>(16384 / std::max<ptrdiff_t>(1, in_plane)));
   const int64_t tasks = (planes + per_task - 1) / per_task;
-  // The row of window maxima sits inside a -inf border as wide as the padding, so the column
-  // pass reads every tap without bounds checks.
-  const int left = s.pad_left;
-  const int right = std::max(0, (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1 - left - s.in_w);
-  const size_t padded = static_cast<size_t>(left + s.in_w + right);
+  const ptrdiff_t bordered = bordered_row_floats(s, 1);
   const KernelTable& kt = active_kernels();
   ThreadPool::instance().parallel_for(tasks, [&](int64_t t) {
     thread_local std::vector<float> buf;
-    buf.assign(padded, -INFINITY);
-    float* const m = buf.data() + left;  // m[w] for input column w
+    buf.assign(static_cast<size_t>(bordered), -INFINITY);
+    float* const m = buf.data() + s.pad_left;  // m[w] for input column w
     const int p0 = static_cast<int>(t) * per_task, p1 = std::min(planes, p0 + per_task);
-    for (int p = p0; p < p1; ++p) {
-      const float* in = x + p * in_plane;
-      float* out = y + p * out_plane;
-      for (int oh = 0; oh < s.out_h; ++oh) {
-        bool any = false;
-        for (int i = 0; i < s.kernel_h; ++i) {
-          const int ih = oh * s.stride_h - s.pad_top + i * s.dilation_h;
-          if (ih < 0 || ih >= s.in_h) continue;
-          const float* r = in + static_cast<ptrdiff_t>(ih) * s.in_w;
-          if (!any) {
-            std::copy(r, r + s.in_w, m);
-            any = true;
-          } else {
-            kt.max_into(m, r, s.in_w);
-          }
-        }
-        if (!any) std::fill(m, m + s.in_w, -INFINITY);
-        kt.max_columns(m - left, out + static_cast<ptrdiff_t>(oh) * s.out_w, s.out_w, s.kernel_w, s.stride_w,
-                       s.dilation_w, 1);
-      }
-    }
+    for (int p = p0; p < p1; ++p)
+      for (int oh = 0; oh < s.out_h; ++oh)
+        pool_output_row(kt, s, 1, x + p * in_plane, m, oh, y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w);
   });
 }
 
-// Blocked planes: a pixel is kChannelBlock contiguous lanes. Per output row, as for NCHW: the max
-// over the window's input rows first (whole rows of pixels, vectorised), then each output pixel's
-// max over its columns of that row, reading a -inf border as wide as the padding. One task per
-// (plane, output row). (Per output pixel and tap, with bounds checks, it took 3x ORT's pooling on
-// ResNet-50's 112x112x64.)
+// Blocked planes: a pixel is kChannelBlock contiguous lanes, each pass whole vectors per pixel.
+// One task per (plane, output row). (Per output pixel and tap, with bounds checks, it took 3x
+// ORT's pooling on ResNet-50's 112x112x64.)
 void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s) {
   constexpr int L = kChannelBlock;
   const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w * L;
   const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w * L;
-  const int left = s.pad_left;
-  const int right = std::max(0, (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1 - left - s.in_w);
-  const size_t padded = static_cast<size_t>(left + s.in_w + right) * L;
+  const ptrdiff_t bordered = bordered_row_floats(s, L);
   const KernelTable& kt = active_kernels();
   ThreadPool::instance().parallel_for(static_cast<int64_t>(planes) * s.out_h, [&](int64_t t) {
     const int64_t p = t / s.out_h;
     const int oh = static_cast<int>(t % s.out_h);
-    const float* in = x + p * in_plane;
     thread_local std::vector<float> buf;
-    buf.assign(padded, -INFINITY);
-    float* const m = buf.data() + static_cast<ptrdiff_t>(left) * L;  // m[w * L + l] for input column w
-    bool any = false;
-    for (int i = 0; i < s.kernel_h; ++i) {
-      const int ih = oh * s.stride_h - s.pad_top + i * s.dilation_h;
-      if (ih < 0 || ih >= s.in_h) continue;
-      const float* r = in + static_cast<ptrdiff_t>(ih) * s.in_w * L;
-      const ptrdiff_t n = static_cast<ptrdiff_t>(s.in_w) * L;
-      if (!any) {
-        std::copy(r, r + n, m);
-        any = true;
-      } else {
-        kt.max_into(m, r, n);
-      }
-    }
-    if (!any) std::fill(m, m + static_cast<ptrdiff_t>(s.in_w) * L, -INFINITY);
-    kt.max_columns(m - static_cast<ptrdiff_t>(left) * L, y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w * L,
-                   s.out_w, s.kernel_w, s.stride_w, s.dilation_w, L);
+    buf.assign(static_cast<size_t>(bordered), -INFINITY);
+    float* const m = buf.data() + static_cast<ptrdiff_t>(s.pad_left) * L;  // m[w * L + l] for input column w
+    pool_output_row(kt, s, L, x + p * in_plane, m, oh, y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w * L);
   });
 }
 

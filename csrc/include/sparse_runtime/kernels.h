@@ -69,7 +69,8 @@ using AddActFn = void (*)(float* y, const float* r, ptrdiff_t count, Act act);
 // round); returns a value depending on every chain so the work cannot be optimised away.
 using FmaProbeFn = float (*)(int64_t iterations);
 // Max pooling's two passes (csrc/ops/pool.cc): m[i] = max(m[i], r[i]) keeping NaNs, and per
-// output pixel the max over its kernel_w taps of one row of `lanes`-float pixels.
+// output pixel the max over its kernel_w taps of one row of `lanes`-float pixels (1, or a
+// multiple of the ISA's vector width).
 using MaxIntoFn = void (*)(float* m, const float* r, ptrdiff_t n);
 using MaxColumnsFn = void (*)(const float* row, float* out, int out_w, int kernel_w, int stride, int dilation,
                               int lanes);
