@@ -7,7 +7,9 @@
 namespace sr {
 
 const KernelTable& kernels_avx512() {
-  static const KernelTable table = impl::make_table<VecAvx512, 4, 4, 2, 12, &transpose_avx, &transpose_add_avx>();
+  // Dense tiles up to 14 columns: 28 accumulators, 2 weight vectors and a broadcast fill the 32
+  // registers, and a convolution row of 7, 14, 28 or 56 pixels (ResNet's) is whole tiles.
+  static const KernelTable table = impl::make_table<VecAvx512, 4, 4, 2, 14, &transpose_avx, &transpose_add_avx>();
   return table;
 }
 

@@ -51,11 +51,15 @@ def _weights(spec, fmt, rng):
 
 
 # Every conv shape of the NCHW tests, plus ResNet-like ones: a 1x1 read in place across two
-# channel blocks, k over 768 (two k blocks) with a partial last output panel, and a strided 1x1.
+# channel blocks, k over 768 (two k blocks) with a partial last output panel, a strided 1x1, a 3x3
+# whose tasks are whole 14-pixel rows (4 a task, the last task 2) over two full panels, and one
+# whose rows (70 pixels) are wider than a task, so tasks start mid-row.
 BLOCKED_CONVS = CONVS + [
     (1, 64, 14, 14, 96, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
     (2, 800, 5, 6, 40, 1, 1, (1, 1), (0, 0, 0, 0), (1, 1), 1),
     (1, 48, 9, 9, 64, 1, 1, (2, 2), (0, 0, 0, 0), (1, 1), 1),
+    (1, 40, 14, 14, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 8, 5, 70, 32, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
 ]
 
 
