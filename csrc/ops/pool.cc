@@ -15,12 +15,14 @@
 namespace sr {
 namespace {
 
+constexpr int kMaxVectorFloats = 16;  // the widest ISA's vector (AVX-512)
+
 // The window maxima of one input row sit inside a -inf border as wide as the padding, so the
 // column pass reads every tap without bounds checks: floats of that bordered row, and of its left
-// border.
+// border, plus the two vectors the stride-2 pass may read past the last tap.
 ptrdiff_t bordered_row_floats(const PoolShape& s, int lanes) {
   const int right = std::max(0, (s.out_w - 1) * s.stride_w + (s.kernel_w - 1) * s.dilation_w + 1 - s.pad_left - s.in_w);
-  return static_cast<ptrdiff_t>(s.pad_left + s.in_w + right) * lanes;
+  return static_cast<ptrdiff_t>(s.pad_left + s.in_w + right) * lanes + 2 * kMaxVectorFloats;
 }
 
 // Output row oh of one plane of `lanes`-float pixels: the max over the window's input rows into

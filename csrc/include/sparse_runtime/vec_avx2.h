@@ -31,6 +31,11 @@ struct VecAvx2 {
     const V take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     return _mm256_blendv_ps(best, v, take);
   }
+  // Lanes 0, 2, 4, ... of the 2W floats a then b: a stride-2 read of 2W contiguous floats.
+  static V even(V a, V b) {
+    const __m256 pairs = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
   static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
   static V copysign(V mag, V sign) {
     const V s = _mm256_set1_ps(-0.f);

@@ -28,6 +28,11 @@ struct VecAvx512 {
     const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     return _mm512_mask_blend_ps(take, best, v);
   }
+  // Lanes 0, 2, 4, ... of the 2W floats a then b: a stride-2 read of 2W contiguous floats.
+  static V even(V a, V b) {
+    const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(a, idx, b);
+  }
   static V abs(V a) { return _mm512_abs_ps(a); }
   static V copysign(V mag, V sign) {
     const __m512i s = _mm512_set1_epi32(0x80000000);

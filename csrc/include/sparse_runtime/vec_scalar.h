@@ -26,6 +26,8 @@ struct VecScalar {
   static V min(V a, V b) { return a < b ? a : b; }
   // max that keeps a NaN once either side has one (numpy's maximum).
   static V nan_max(V best, V v) { return v > best ? v : (v != v ? v : best); }
+  // Lanes 0, 2, 4, ... of the 2W floats a then b (W = 1: a).
+  static V even(V a, V) { return a; }
   static V abs(V a) { return std::fabs(a); }
   static V copysign(V mag, V sign) { return std::copysign(mag, sign); }
   static V exp(V a) { return std::exp(a); }
