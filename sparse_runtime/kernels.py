@@ -351,13 +351,15 @@ attention_qkv_unchecked = _native.attention_qkv
 
 
 def maxpool2d(x: np.ndarray, kernel_shape: Sequence[int], strides: Sequence[int], pads_begin: Sequence[int],
-              dilations: Sequence[int], out_shape: Sequence[int], blocked: bool = False) -> np.ndarray:
+              dilations: Sequence[int], out_shape: Sequence[int], blocked: bool = False,
+              nchw_channels: int = -1) -> np.ndarray:
     """Max pooling of an NCHW float32 array (or a blocked one, ``to_blocked``); ``pads_begin`` =
     (top, left) and ``out_shape`` = (Ho, Wo) already resolved (ceil_mode, auto_pad). Taps in the
-    padding are skipped."""
+    padding are skipped. A blocked input gives a blocked output, or with ``nchw_channels`` >= 0
+    an NCHW one holding that many channels."""
     return _native.maxpool2d(np.ascontiguousarray(x), int(kernel_shape[0]), int(kernel_shape[1]),
                              [int(s) for s in strides], [int(p) for p in pads_begin], [int(d) for d in dilations],
-                             int(out_shape[0]), int(out_shape[1]), bool(blocked))
+                             int(out_shape[0]), int(out_shape[1]), bool(blocked), int(nchw_channels))
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -70,19 +70,27 @@ void maxpool2d(const float* x, float* y, int planes, const PoolShape& s) {
 // Blocked planes: a pixel is kChannelBlock contiguous lanes, each pass whole vectors per pixel.
 // One task per (plane, output row). (Per output pixel and tap, with bounds checks, it took 3x
 // ORT's pooling on ResNet-50's 112x112x64.)
-void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s) {
+void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s, int nchw_channels) {
   constexpr int L = kChannelBlock;
   const ptrdiff_t in_plane = static_cast<ptrdiff_t>(s.in_h) * s.in_w * L;
-  const ptrdiff_t out_plane = static_cast<ptrdiff_t>(s.out_h) * s.out_w * L;
+  const ptrdiff_t out_pixels = static_cast<ptrdiff_t>(s.out_h) * s.out_w;
   const ptrdiff_t bordered = bordered_row_floats(s, L);
+  const int blocks = nchw_channels < 0 ? 1 : (nchw_channels + L - 1) / L;  // per image, for NCHW output
   const KernelTable& kt = active_kernels();
   ThreadPool::instance().parallel_for(static_cast<int64_t>(planes) * s.out_h, [&](int64_t t) {
     const int64_t p = t / s.out_h;
     const int oh = static_cast<int>(t % s.out_h);
-    thread_local std::vector<float> buf;
+    thread_local std::vector<float> buf, pooled;
     buf.assign(static_cast<size_t>(bordered), -INFINITY);
     float* const m = buf.data() + static_cast<ptrdiff_t>(s.pad_left) * L;  // m[w * L + l] for input column w
-    pool_output_row(kt, s, L, x + p * in_plane, m, oh, y + p * out_plane + static_cast<ptrdiff_t>(oh) * s.out_w * L);
+    const ptrdiff_t row_at = static_cast<ptrdiff_t>(oh) * s.out_w;
+    if (nchw_channels < 0) return pool_output_row(kt, s, L, x + p * in_plane, m, oh, y + (p * out_pixels + row_at) * L);
+    // NCHW: the pooled row [out_w][32] goes out as up to 32 channel rows, one plane apart.
+    pooled.resize(static_cast<size_t>(s.out_w) * L);
+    pool_output_row(kt, s, L, x + p * in_plane, m, oh, pooled.data());
+    const int64_t image = p / blocks, first = p % blocks * L;
+    const int lanes = static_cast<int>(std::min<int64_t>(L, nchw_channels - first));
+    kt.transpose(pooled.data(), s.out_w, lanes, L, y + (image * nchw_channels + first) * out_pixels + row_at, out_pixels);
   });
 }
 

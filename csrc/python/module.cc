@@ -179,9 +179,13 @@ py::array batched_matmul(const py::array& a, const py::array& b) {
 
 py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::vector<int>& strides,
                     const std::vector<int>& pads, const std::vector<int>& dilations, int out_h, int out_w,
-                    bool blocked) {
+                    bool blocked, int nchw_channels) {
   const float* X = f32_in(x, "x", blocked ? 5 : 4);
   if (blocked) expect_dim(x, 4, sr::kChannelBlock, "x", "channels per block");
+  if (nchw_channels >= 0) {
+    if (!blocked) throw py::value_error("maxpool2d: nchw_channels is for a blocked input");
+    expect_dim(x, 1, blocked_count(nchw_channels), "x", "channel blocks");
+  }
   if (strides.size() != 2 || dilations.size() != 2 || pads.size() != 2)
     throw py::value_error("maxpool2d: strides, dilations and pads (top, left) take 2 values each");
   const sr::PoolShape s{static_cast<int>(x.shape(2)), static_cast<int>(x.shape(3)), out_h, out_w, kernel_h, kernel_w,
@@ -189,12 +193,17 @@ py::array maxpool2d(const py::array& x, int kernel_h, int kernel_w, const std::v
   if (kernel_h < 1 || kernel_w < 1 || s.stride_h < 1 || s.stride_w < 1 || s.dilation_h < 1 || s.dilation_w < 1 ||
       out_h < 0 || out_w < 0)
     throw py::value_error("maxpool2d: kernel, strides and dilations must be positive, output size non-negative");
-  auto out = blocked ? new_f32({x.shape(0), x.shape(1), out_h, out_w, sr::kChannelBlock})
-                     : new_f32({x.shape(0), x.shape(1), out_h, out_w});
+  auto out = nchw_channels >= 0 ? new_f32({x.shape(0), nchw_channels, out_h, out_w})
+             : blocked             ? new_f32({x.shape(0), x.shape(1), out_h, out_w, sr::kChannelBlock})
+                                   : new_f32({x.shape(0), x.shape(1), out_h, out_w});
   float* Y = out.mutable_data();
+  const int planes = static_cast<int>(x.shape(0) * x.shape(1));
   {
     NativeRegion native;
-    (blocked ? sr::maxpool2d_blocked : sr::maxpool2d)(X, Y, static_cast<int>(x.shape(0) * x.shape(1)), s);
+    if (blocked)
+      sr::maxpool2d_blocked(X, Y, planes, s, nchw_channels);
+    else
+      sr::maxpool2d(X, Y, planes, s);
   }
   return out;
 }
@@ -527,8 +536,10 @@ PYBIND11_MODULE(_native, m) {
         "the result is [.., lq, dv] of numpy's rank, or 4-D [b0, lq, b1, dv] with heads_last.");
   m.def("maxpool2d", &maxpool2d, py::arg("x"), py::arg("kernel_h"), py::arg("kernel_w"), py::arg("strides"),
         py::arg("pads"), py::arg("dilations"), py::arg("out_h"), py::arg("out_w"), py::arg("blocked") = false,
+        py::arg("nchw_channels") = -1,
         "Max pooling of an NCHW float32 array, or a blocked one [N][C/32][H][W][32] (pads: top, left; the\n"
-        "output size already resolved).");
+        "output size already resolved). A blocked input gives a blocked output, or with nchw_channels >= 0\n"
+        "an NCHW one of that many channels.");
   m.def("global_average_pool", &global_average_pool, py::arg("x"), py::arg("blocked") = false, py::arg("channels") = -1,
         "Mean over H, W of an NCHW float32 array, or of a blocked one holding `channels` channels: (N, C, 1, 1).");
   m.def("to_blocked", &to_blocked, py::arg("x"),

@@ -4,7 +4,8 @@ K vectorised passes over the output instead of a Python loop over windows.
 
 float32 2-D MaxPool without Indices runs natively (``kernels.maxpool2d``); inside a blocked region
 (attribute ``layout="blocked"``, set by passes/keep_blocked_activations.py, not an ONNX one) it
-reads and writes ``BlockedTensor`` (ops/_blocked.py).
+reads and writes ``BlockedTensor`` (ops/_blocked.py), and with ``layout="blocked_in"`` it reads
+one and returns NCHW (each pooled row transposed on its way out).
 MaxPool's optional Indices output is the flat index into the unpadded input (row-major,
 or column-major over the spatial dims with storage_order=1).
 """
@@ -60,8 +61,8 @@ def max_pool(node, ctx):
     sp, ceil_mode = _parse(node, ctx, 10)
     storage_order = attr(node, "storage_order", 0, int, choices=(0, 1))
     want_idx = node_has_output(node, 1)
-    if node.attrs.get("layout") == "blocked":
-        return _blocked_max_pool(node, sp, ceil_mode)
+    if node.attrs.get("layout") in ("blocked", "blocked_in"):
+        return _blocked_max_pool(node, sp, ceil_mode, nchw_out=node.attrs["layout"] == "blocked_in")
     setup = _setup_cache(node, sp, ceil_mode)
 
     def kernel(inputs):
@@ -89,7 +90,7 @@ def max_pool(node, ctx):
     return kernel
 
 
-def _blocked_max_pool(node, sp, ceil_mode):
+def _blocked_max_pool(node, sp, ceil_mode, nchw_out):
     setup = _setup_cache(node, sp, ceil_mode)
 
     def kernel(inputs):
@@ -98,6 +99,8 @@ def _blocked_max_pool(node, sp, ceil_mode):
             raise OpError(node, f"input '{node.inputs[0]}' must be a 4-D BlockedTensor, got {type(x).__name__} "
                                 f"of shape {getattr(x, 'shape', None)}")
         ks, strides, dil, begin, end, extra, out = setup(x)
+        if nchw_out:
+            return [kernels.maxpool2d(x.data, ks, strides, begin, dil, out, blocked=True, nchw_channels=x.shape[1])]
         y = kernels.maxpool2d(x.data, ks, strides, begin, dil, out, blocked=True)
         return [BlockedTensor(y, x.shape[:2] + tuple(out))]
 

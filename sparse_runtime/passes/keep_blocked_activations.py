@@ -9,12 +9,15 @@ A value is kept blocked when its producer can write it so and every reader can r
 - writers: a 2-D PackedConv of one group of dense weights (and a residual, if any, of its output's
   inferred shape); MaxPool (2-D, no Indices) of a blocked value;
 - readers: such a PackedConv (as input, or as residual when its own output is blocked: the kernel
-  sums the residual in the output's layout), such a MaxPool when its output is blocked too, and
-  GlobalAverage/Max/LpPool (they reduce to NCHW).
+  sums the residual in the output's layout), such a MaxPool (pooling blocked, then converting its
+  4x smaller output when that must be NCHW), and GlobalAverage/Max/LpPool (they reduce to NCHW).
 Graph outputs stay NCHW. The rules are applied until nothing changes, since dropping one value
-can drop others (a MaxPool's input, a residual, a conv's output). Off in debug mode, whose checks
-want ONNX values. The marks are attributes: PackedConv's ``x_blocked`` / ``y_blocked``, and
-``layout="blocked"`` on the pooling nodes (not an ONNX attribute; only this pass sets it).
+can drop others (a residual, a conv's output). Off in debug mode, whose checks want ONNX values.
+The marks are attributes: PackedConv's ``x_blocked`` / ``y_blocked``, and on the pooling nodes
+``layout="blocked"`` (blocked in and out) or, for a MaxPool whose output stays NCHW,
+``layout="blocked_in"`` (not ONNX attributes; only this pass sets them). That is ResNet-50 pruned
+(sparse convs read NCHW): its stem writes blocked, saving the stem's transposes, and the pool
+runs on blocked planes.
 """
 from __future__ import annotations
 
@@ -70,7 +73,7 @@ def keep_blocked_activations(graph: Graph, ctx: PassContext) -> Graph:
         if _is_global_pool(reader):
             return reader.inputs[0] == value
         if _is_max_pool(reader):
-            return reader.outputs[0] in blocked
+            return True
         if _is_dense_conv_here(reader):
             as_residual = len(reader.inputs) > 1 and reader.inputs[1] == value
             return not as_residual or reader.outputs[0] in blocked
@@ -96,6 +99,8 @@ def keep_blocked_activations(graph: Graph, ctx: PassContext) -> Graph:
             x_blocked, y_blocked = node.inputs[0] in blocked, node.outputs[0] in blocked
             if x_blocked or y_blocked:
                 node.attrs = dict(node.attrs, x_blocked=x_blocked, y_blocked=y_blocked)
-        elif (_is_max_pool(node) and node.outputs[0] in blocked) or (_is_global_pool(node) and node.inputs[0] in blocked):
+        elif _is_max_pool(node) and node.inputs[0] in blocked:
+            node.attrs = dict(node.attrs, layout="blocked" if node.outputs[0] in blocked else "blocked_in")
+        elif _is_global_pool(node) and node.inputs[0] in blocked:
             node.attrs = dict(node.attrs, layout="blocked")
     return g

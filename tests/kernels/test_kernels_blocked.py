@@ -130,6 +130,18 @@ def test_maxpool2d_blocked_matches_nchw(isa, geometry):
         got = kernels.maxpool2d(kernels.to_blocked(x), ks, strides, pads, dil, out, blocked=True)
     assert got.shape == (2, 2) + out + (32,) and got.dtype == np.float32
     np.testing.assert_array_equal(kernels.from_blocked(got, 40), want)
+    with kernels.force_isa(isa):  # blocked in, NCHW out: 40 channels, the second block partial
+        nchw = kernels.maxpool2d(kernels.to_blocked(x), ks, strides, pads, dil, out, blocked=True, nchw_channels=40)
+    assert nchw.shape == (2, 40) + out and nchw.dtype == np.float32
+    np.testing.assert_array_equal(nchw, want)
+
+
+def test_maxpool2d_nchw_channels_checks():
+    xb = kernels.to_blocked(np.ones((1, 40, 6, 6), np.float32))
+    with pytest.raises(ValueError, match="channel blocks"):
+        kernels.maxpool2d(xb, (2, 2), (2, 2), (0, 0), (1, 1), (3, 3), blocked=True, nchw_channels=70)
+    with pytest.raises(ValueError, match="nchw_channels is for a blocked input"):
+        kernels.maxpool2d(np.ones((1, 4, 6, 6), np.float32), (2, 2), (2, 2), (0, 0), (1, 1), (3, 3), nchw_channels=4)
 
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice")

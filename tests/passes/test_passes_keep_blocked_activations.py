@@ -25,7 +25,7 @@ def _conv(name, x, cin, cout, k, stride=1, relu=True, sparsity=0.0):
     return nodes, [tensor(f"{name}_w", w), tensor(f"{name}_b", b)], out
 
 
-def _cnn(extra_output=None, sparse_expand=False, pool_indices=False):
+def _cnn(extra_output=None, sparse_expand=False, pool_indices=False, sparse_after_pool=False):
     """Stem 7x7/2 -> MaxPool -> bottleneck (1x1, 3x3, 1x1 + shortcut 1x1, Add, Relu) -> 3x3/2
     -> GlobalAveragePool -> Flatten -> Gemm, with 40 / 24 / 72 channels (partial blocks)."""
     nodes, inits = [], []
@@ -38,10 +38,11 @@ def _cnn(extra_output=None, sparse_expand=False, pool_indices=False):
     x = add(_conv("stem", "x", 3, 40, 7, stride=2))
     pool_outputs = ["pool", "pool_idx"] if pool_indices else ["pool"]
     nodes.append(h.make_node("MaxPool", [x], pool_outputs, kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4))
-    a = add(_conv("reduce", "pool", 40, 24, 1))
+    after_pool = 0.95 if sparse_after_pool else 0.0
+    a = add(_conv("reduce", "pool", 40, 24, 1, sparsity=after_pool))
     a = add(_conv("mid", a, 24, 24, 3))
     a = add(_conv("expand", a, 24, 72, 1, relu=False, sparsity=0.9 if sparse_expand else 0.0))
-    s = add(_conv("short", "pool", 40, 72, 1, relu=False))
+    s = add(_conv("short", "pool", 40, 72, 1, relu=False, sparsity=after_pool))
     nodes += [h.make_node("Add", [a, s], ["sum"]), h.make_node("Relu", ["sum"], ["block"])]
     t = add(_conv("down", "block", 72, 40, 3, stride=2))
     nodes += [h.make_node("GlobalAveragePool", [t], ["gap"]), h.make_node("Flatten", ["gap"], ["flat"]),
@@ -95,6 +96,21 @@ def test_graph_outputs_sparse_readers_and_indices_stay_nchw():
     assert ("MaxPool", None) in _marks(eng)
     feeds = {"x": RNG.standard_normal((1, 3, 37, 41)).astype(np.float32)}
     assert_matches(eng.run(feeds), reference(m, feeds), rtol=1e-4, atol=1e-4)
+
+
+def test_pool_read_only_by_sparse_convs_takes_blocked_input():
+    """Pruned ResNet-50's shape: the pool's readers are sparse (NCHW) convs, so the pool reads the
+    stem's blocked output and returns NCHW ("blocked_in")."""
+    m = _cnn(sparse_after_pool=True)
+    eng = Engine(m, options={"weight_format": "auto"})
+    readers = [n for n in eng.graph.nodes if n.name in ("reduce", "short")]
+    pool = next(n for n in eng.graph.nodes if n.op_type == "MaxPool")
+    stem = next(n for n in eng.graph.nodes if n.name == "stem")
+    if all(r.attrs["weights"][0].format != "dense" for r in readers):  # format chosen by timing
+        assert pool.attrs.get("layout") == "blocked_in"
+        assert stem.attrs["y_blocked"] and not any(r.attrs.get("x_blocked") for r in readers)
+    for batch in (1, 2):
+        _check(m, eng, batch)
 
 
 def test_debug_mode_and_disabled_pass_keep_nchw():

@@ -52,8 +52,10 @@ struct PoolShape {
 
 // Max pooling of `planes` contiguous NCHW planes (N*C of them); a NaN in a window wins, as in numpy.
 void maxpool2d(const float* x, float* y, int planes, const PoolShape& s);
-// The same over blocked planes ([H][W][kChannelBlock] each, N*ceil(C/32) of them).
-void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s);
+// The same over blocked planes ([H][W][kChannelBlock] each, N*ceil(C/32) of them). y is blocked
+// too, or with nchw_channels >= 0 NCHW [N][nchw_channels][out_h][out_w] (each pooled row
+// transposed on its way out, no pass over a blocked result).
+void maxpool2d_blocked(const float* x, float* y, int planes, const PoolShape& s, int nchw_channels = -1);
 // y[p][l] = mean over the plane's pixels i of x[p][i][l], for `planes` planes of `plane` pixels of
 // `lanes` floats (1: NCHW planes; kChannelBlock: blocked ones).
 void global_average_pool(const float* x, float* y, int64_t planes, int64_t plane, int lanes);
