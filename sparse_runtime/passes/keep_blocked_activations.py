@@ -9,8 +9,8 @@ A value is kept blocked when its producer can write it so and every reader can r
 - writers: a 2-D PackedConv of one group of dense weights (and a residual, if any, of its output's
   inferred shape); MaxPool (2-D, no Indices) of a blocked value;
 - readers: such a PackedConv (as input, or as residual when its own output is blocked: the kernel
-  sums the residual in the output's layout), such a MaxPool (pooling blocked, then converting its
-  4x smaller output when that must be NCHW), and GlobalAverage/Max/LpPool (they reduce to NCHW).
+  sums the residual in the output's layout), such a MaxPool (its output blocked, or NCHW with each
+  pooled row transposed on its way out), and GlobalAverage/Max/LpPool (they reduce to NCHW).
 Graph outputs stay NCHW. The rules are applied until nothing changes, since dropping one value
 can drop others (a residual, a conv's output). Off in debug mode, whose checks want ONNX values.
 The marks are attributes: PackedConv's ``x_blocked`` / ``y_blocked``, and on the pooling nodes
