@@ -151,6 +151,17 @@ inline void store_chunk(float* c, const typename T::V* acc, const Epilogue& ep, 
   }
 }
 
+// See kernels.h, GatherShiftedFn.
+template <class T>
+void gather_shifted(const float* base, const int32_t* offset, int k, int m, float* dst, ptrdiff_t ldd) {
+  const int full = m / T::W * T::W, tail = m - full;
+  for (int r = 0; r < k; ++r, dst += ldd) {
+    const float* src = base + offset[r];
+    for (int j = 0; j < full; j += T::W) T::store(dst + j, T::load(src + j));
+    if (tail) T::store_n(dst + full, T::load_n(src + full, tail), tail);
+  }
+}
+
 // What every microkernel body reads: the packed weight's view, its row range, B, C and epilogue.
 template <class View>
 struct KernelArgs {

@@ -22,6 +22,7 @@ KernelTable make_table() {
   t.nm24 = &nm24<T, NV_ROW>;
   t.dense = &dense<T, NV_DENSE, NR_DENSE, TR, TRA>;
   t.dense_shifted = &dense_shifted<T, NR_DENSE, TR, TRA>;
+  t.gather_shifted = &gather_shifted<T>;
   t.activation = &activation<T>;
   t.add_activation = &add_activation<T>;
   t.transpose = TR;

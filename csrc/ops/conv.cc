@@ -11,11 +11,12 @@
 //    by rows over the pool.
 //  - A 1x1 convolution whose input channels each feed few nonzeros reads the input in place:
 //    the copy would cost more than it saves.
-//  - With dense weights and a kernel of more than one tap, im2col is skipped altogether (implicit
-//    GEMM): the input is copied once into phase planes (conv_phases.h) in which every kernel tap is
-//    one fixed offset from the output pixel, and consecutive output pixels are consecutive columns
-//    of B. ResNet-50 on 2 threads, against im2col: 3x3 stride-1 layers at 56x56 160 -> 188
-//    GFLOP/s, 28x28 174 -> 193, 14x14 164 -> 176; the 7x7 stride-2 stem 138 -> 167.
+//  - With a kernel of more than one tap, im2col is skipped altogether (implicit GEMM): the input
+//    is copied once into phase planes (conv_phases.h) in which every kernel tap is one fixed offset
+//    from the output pixel, and consecutive output pixels are consecutive columns of B. Dense
+//    weights read B there in place (ResNet-50 on 2 threads, against im2col: 3x3 stride-1 layers at
+//    56x56 160 -> 188 GFLOP/s, 28x28 174 -> 193, 14x14 164 -> 176; the 7x7 stride-2 stem 138 ->
+//    167); sparse ones copy each column tile out of them first (below, in conv2d).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -129,7 +130,7 @@ SpmmProblem plane_problem(const std::vector<const PackedMatrix*>& weights, const
   return p;
 }
 
-// Dense weights on the input's phase planes (conv_phases.h): no im2col.
+// Any packed weights on the input's phase planes (conv_phases.h): no im2col.
 void conv2d_implicit(const std::vector<const PackedMatrix*>& weights, const ConvShape& s, const PhaseLayout& l,
                      const float* x, float* y, const float* bias, Act act, const float* residual) {
   const int G = s.groups, cig = s.in_channels / G;
@@ -215,17 +216,21 @@ void conv2d(const std::vector<const PackedMatrix*>& weights, const ConvShape& s,
   }
 
   // Implicit GEMM where the kernel has more than one tap (a 1x1 tile copy is cheap, and measured
-  // as fast or faster than reading the input in place). Its tiles skip the padding columns between
-  // rows, so narrow planes gain most: against im2col, one thread, 3x3 dense, 64 -> 64 channels at
-  // 16x2 / 16x4 / 5x5 1.30 / 1.35 / 1.71x, 512 -> 512 at 7x7 1.05x, 256 -> 256 at 14x14 the same.
-  const bool dense = std::all_of(weights.begin(), weights.end(),
-                                 [](const PackedMatrix* w) { return w->format() == Format::kDense; });
-  if (dense && s.kernel_h * s.kernel_w > 1) {
+  // as fast or faster than reading the input in place). Dense tiles skip the padding columns
+  // between rows, so narrow planes gain most: against im2col, one thread, 3x3 dense, 64 -> 64
+  // channels at 16x2 / 16x4 / 5x5 1.30 / 1.35 / 1.71x, 512 -> 512 at 7x7 1.05x, 256 -> 256 at 14x14
+  // the same. Sparse weights copy each column tile out of the phase planes (spmm.cc): k runs of
+  // 64 floats where im2col clipped k runs per output row to the image. ResNet-50's 3x3 layers at
+  // 90 % CSR, two threads, against im2col: 1.2-1.9x (64 @56x56 0.62 -> 0.35 ms, 512 @7x7 0.55 ->
+  // 0.36, stride 2 128 @56x56 0.80 -> 0.43).
+  if (s.kernel_h * s.kernel_w > 1) {
     const PhaseLayout l = phase_layout(s);
     if (l.pitch)
       return conv2d_implicit(weights, s, l, x, y, bias, act, residual);
   }
 
+  const bool dense = std::all_of(weights.begin(), weights.end(),
+                                 [](const PackedMatrix* w) { return w->format() == Format::kDense; });
   const int64_t all_tiles = static_cast<int64_t>(s.batch) * G * tiles;
   if (task_per_tile(all_tiles, static_cast<int>(out_plane), s.batch * G, pool.num_threads(),
                     dense)) {

@@ -1,7 +1,9 @@
 // Splits products into tasks for the thread pool: column tiles of kColumnTile and row chunks of
 // balanced stored-value counts, so a 90 %-sparse layer with uneven rows still splits evenly.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "sparse_runtime/isa.h"
 #include "sparse_runtime/scratch.h"
@@ -43,11 +45,17 @@ int64_t work_before(const SpmmProblem& p, int r) {
   return r;
 }
 
-// Columns per task: kColumnTile, or for an implicit GEMM whose output rows have padding columns
-// between them (conv_phases.h) and fit a tile, whole rows, so no task starts or ends mid-row and
-// the kernel's register tiles cover rows exactly (14x14: 4 rows of 14 pixels, pitch 15, per task).
+// A sparse implicit GEMM: its tasks copy their column tile of B first (run_task_sparse_shifted).
+bool sparse_shifted(const SpmmProblem& p) { return p.b_offsets && p.a && p.a->format() != Format::kDense; }
+
+// Columns per task: kColumnTile, or for a dense implicit GEMM whose output rows have padding
+// columns between them (conv_phases.h) and fit a tile, whole rows, so no task starts or ends
+// mid-row and the kernel's register tiles cover rows exactly (14x14: 4 rows of 14 pixels, pitch
+// 15, per task). A sparse one keeps whole vectors instead: at 57 or 58 columns the 4x1 kernel's
+// masked last vector cost it 1.5-2x (ResNet-50's 3x3 layers at 80 %, one thread).
 int column_tile(const SpmmProblem& p) {
-  if (p.b_offsets && p.pitch > p.valid && p.pitch <= kColumnTile) return kColumnTile / p.pitch * p.pitch;
+  if (p.b_offsets && !sparse_shifted(p) && p.pitch > p.valid && p.pitch <= kColumnTile)
+    return kColumnTile / p.pitch * p.pitch;
   return kColumnTile;
 }
 
@@ -73,6 +81,7 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
     const int64_t want = std::max<int64_t>(1, std::min<int64_t>(work / kMinTaskWork, 4LL * threads));
     const int chunks = static_cast<int>(std::min<int64_t>(units, (want + col_tiles - 1) / col_tiles));
     // Chunk boundaries where the work prefix crosses c/chunks of the total.
+    const size_t first_task = tasks.size();
     int prev = 0;
     for (int c = 1; c <= chunks; ++c) {
       int next;
@@ -95,36 +104,44 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
         tasks.push_back({p, prev, next, t * tile, std::min(pr.m, (t + 1) * tile)});
       prev = next;
     }
+    // Tasks that copy their column tile go tile by tile, so a thread's consecutive tasks (its share
+    // of the pool's job) mostly share a tile and copy it once.
+    if (sparse_shifted(pr))
+      std::stable_sort(tasks.begin() + first_task, tasks.end(), [](const Task& a, const Task& b) { return a.j0 < b.j0; });
+  }
+}
+
+// Rows [n0, n1) of the product of pr's A and B (row stride ldb) over m columns into C (row stride ldc).
+void run_kernel(const KernelTable& kt, const SpmmProblem& pr, int n0, int n1, const float* B, ptrdiff_t ldb,
+                float* C, ptrdiff_t ldc, int m, const Epilogue& ep) {
+  if (!pr.a) {
+    kt.dense(pr.plain, n0, n1, B, ldb, C, ldc, m, ep);
+    return;
+  }
+  const PackedMatrix& a = *pr.a;
+  switch (a.format()) {
+    case Format::kCsr:
+      kt.csr(a.csr(), n0, n1, B, ldb, C, ldc, m, ep);
+      break;
+    case Format::kBsr4x1:
+      kt.bsr4x1(a.bsr4x1(), n0, n1, B, ldb, C, ldc, m, ep);
+      break;
+    case Format::kBsr1x4:
+      kt.bsr1x4(a.bsr1x4(), n0, n1, B, ldb, C, ldc, m, ep);
+      break;
+    case Format::kNm24:
+      kt.nm24(a.nm24(), n0, n1, B, ldb, C, ldc, m, ep);
+      break;
+    case Format::kDense:
+      kt.dense(a.dense(), n0, n1, B, ldb, C, ldc, m, ep);
+      break;
   }
 }
 
 // The task's product into C (already offset to the task's first column), row stride ldc.
 void run_kernel(const KernelTable& kt, const SpmmProblem& pr, const Task& t, const Epilogue& ep, float* C,
                 ptrdiff_t ldc) {
-  const float* B = pr.B + t.j0;
-  const int m = t.j1 - t.j0;
-  if (!pr.a) {
-    kt.dense(pr.plain, t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
-    return;
-  }
-  const PackedMatrix& a = *pr.a;
-  switch (a.format()) {
-    case Format::kCsr:
-      kt.csr(a.csr(), t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
-      break;
-    case Format::kBsr4x1:
-      kt.bsr4x1(a.bsr4x1(), t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
-      break;
-    case Format::kBsr1x4:
-      kt.bsr1x4(a.bsr1x4(), t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
-      break;
-    case Format::kNm24:
-      kt.nm24(a.nm24(), t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
-      break;
-    case Format::kDense:
-      kt.dense(a.dense(), t.n0, t.n1, B, pr.ldb, C, ldc, m, ep);
-      break;
-  }
+  run_kernel(kt, pr, t.n0, t.n1, pr.B + t.j0, pr.ldb, C, ldc, t.j1 - t.j0, ep);
 }
 
 // A task of a rows_out problem: C rows [n0, n1) into scratch (indexed by absolute row, so the
@@ -144,8 +161,49 @@ void run_task_rows_out(const KernelTable& kt, const SpmmProblem& pr, const Task&
                    pr.ldr, act);
 }
 
-void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act) {
+// A task of a sparse implicit GEMM (sparse A over phase planes): the task's column tile of B is
+// copied into an aligned block (or found there: the thread's previous task of the same call may
+// have had the same tile), the format's kernel multiplies it into scratch over the virtual columns, and
+// each row's real pixels go to C run by run, the residual summed and the activation applied there.
+// Against im2col (gather_tile, conv.cc) the copy is k contiguous runs per tile, not k runs per
+// output row clipped to the image.
+void run_task_sparse_shifted(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act, uint64_t call) {
+  constexpr ptrdiff_t ld = kColumnTile;
+  const int m = t.j1 - t.j0, k = pr.a->cols();
+  thread_local Scratch tile_buf;
+  thread_local uint64_t tile_call = 0;
+  thread_local int tile_problem = -1, tile_j0 = -1;
+  float* tile = tile_buf.floats(static_cast<size_t>(k) * ld);
+  if (tile_call != call || tile_problem != t.problem || tile_j0 != t.j0) {
+    kt.gather_shifted(pr.B + t.j0, pr.b_offsets, k, m, tile, ld);
+    tile_call = call;
+    tile_problem = t.problem;
+    tile_j0 = t.j0;
+  }
+  thread_local Scratch out_buf;
+  float* S = out_buf.floats(static_cast<size_t>(t.n1) * ld);  // indexed by absolute row
+  const Epilogue ep{pr.bias, pr.residual ? Act::kNone : act, nullptr, 0};
+  run_kernel(kt, pr, t.n0, t.n1, tile, ld, S, ld, m, ep);
+  for (int v = t.j0; v < t.j1;) {
+    const int row = v / pr.pitch, x = v % pr.pitch;
+    if (x >= pr.valid) {  // padding columns: computed, dropped
+      v = (row + 1) * pr.pitch;
+      continue;
+    }
+    const int end = std::min(t.j1, row * pr.pitch + pr.valid);
+    const ptrdiff_t q = static_cast<ptrdiff_t>(row) * pr.valid + x;  // the run's first pixel in C
+    for (int n = t.n0; n < t.n1; ++n) {
+      float* dst = pr.C + n * pr.ldc + q;
+      std::memcpy(dst, S + n * ld + (v - t.j0), sizeof(float) * (end - v));
+      if (pr.residual) kt.add_activation(dst, pr.residual + n * pr.ldr + q, end - v, act);
+    }
+    v = end;
+  }
+}
+
+void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act, uint64_t call) {
   if (pr.rows_out) return run_task_rows_out(kt, pr, t, act);
+  if (sparse_shifted(pr)) return run_task_sparse_shifted(kt, pr, t, act, call);
   if (pr.b_offsets) {
     const ShiftedB B{pr.B, pr.b_offsets, t.j0, pr.pitch, pr.valid, pr.b_column_stride, pr.c_blocked};
     kt.dense_shifted(pr.a->dense(), t.n0, t.n1, B, pr.C, pr.ldc, t.j1 - t.j0, Epilogue{pr.bias, act, pr.residual, pr.ldr});
@@ -155,6 +213,9 @@ void run_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act a
   run_kernel(kt, pr, t, ep, pr.C + t.j0, pr.ldc);
 }
 
+// Numbers spmm calls, so a task knows whether a column tile its thread copied is of this call.
+std::atomic<uint64_t> spmm_calls{0};
+
 }  // namespace
 
 void spmm(const std::vector<SpmmProblem>& problems, Act act) {
@@ -162,15 +223,16 @@ void spmm(const std::vector<SpmmProblem>& problems, Act act) {
   const KernelTable& kt = active_kernels();
   std::vector<Task> tasks;
   plan_tasks(problems, pool.num_threads(), tasks);
+  const uint64_t call = ++spmm_calls;
   pool.parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t i) {
     const Task& t = tasks[static_cast<size_t>(i)];
-    run_task(kt, problems[t.problem], t, act);
+    run_task(kt, problems[t.problem], t, act, call);
   });
 }
 
 void spmm_on_this_thread(const SpmmProblem& problem, Act act) {
   if (problem.m == 0) return;
-  run_task(active_kernels(), problem, Task{0, 0, rows_of(problem), 0, problem.m}, act);
+  run_task(active_kernels(), problem, Task{0, 0, rows_of(problem), 0, problem.m}, act, ++spmm_calls);
 }
 
 void batched_matmul(const float* A, ptrdiff_t stride_a, const float* B, ptrdiff_t stride_b, float* C,

@@ -5,7 +5,7 @@ from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 from sparse_runtime import kernels
-from kernel_oracle import assert_close
+from kernel_oracle import activate, assert_close
 
 CONVS = [
     # (batch, cin, h, w, cout, kh, kw, stride, pads (t,l,b,r), dilation, group)
@@ -95,3 +95,76 @@ def test_conv2d_residual_then_relu(isa, spec):
             assert_close(got, np.maximum(plain + r, 0), f"{isa}/{fmt}")
             summed = kernels.conv2d(mats, x, b, (kh, kw), stride, pads, dilation, residual=r)
             assert_close(summed, plain + r, f"{isa}/{fmt}/no activation")
+
+
+# Sparse weights over phase planes (conv.cc, spmm.cc run_task_sparse_shifted): each task copies a
+# 64-column tile of virtual columns (pixels plus the padding columns between rows) and writes only
+# the real pixels back. The shapes put tile edges mid-row and across rows (20x30, 9x25), share one
+# tile among several row chunks (96 outputs on a 5x5 plane), and give several problems (batch 2,
+# groups 2), with stride 2 and dilation through the phase planes.
+SPARSE_IMPLICIT = [
+    # (batch, cin, h, w, cout, kh, kw, stride, pads (t,l,b,r), dilation, group)
+    (1, 16, 20, 30, 24, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (2, 8, 9, 25, 16, 3, 3, (1, 1), (1, 2, 1, 0), (1, 1), 2),
+    (1, 32, 5, 5, 96, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 12, 17, 19, 20, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 1),
+    (1, 8, 14, 14, 12, 3, 3, (1, 1), (2, 2, 2, 2), (2, 2), 1),
+]
+
+
+def sparse_weight(rng, shape, fmt):
+    """Mostly-zero weights that `fmt` can hold: 2:4 groups for nm24, 4x1 blocks for bsr4x1."""
+    w = rng.standard_normal(shape).astype(np.float32)
+    flat = w.reshape(shape[0], -1)
+    if fmt == "nm24":
+        groups = flat.reshape(shape[0], -1, 4)
+        order = rng.random(groups.shape).argsort(axis=-1)
+        groups[order >= 2] = 0  # two of each four kept
+        groups[rng.random(groups.shape) < 0.5] = 0
+    elif fmt == "bsr4x1":
+        keep = rng.random((-(-shape[0] // 4), flat.shape[1])) >= 0.8
+        flat *= np.repeat(keep, 4, axis=0)[:shape[0]]
+    else:
+        flat[rng.random(flat.shape) < 0.85] = 0
+    return w
+
+
+@pytest.mark.parametrize("isa", kernels.supported_isas())
+@pytest.mark.parametrize("fmt", ["csr", "bsr4x1", "bsr1x4", "nm24"])
+@pytest.mark.parametrize("spec", SPARSE_IMPLICIT, ids=lambda s: "x".join(map(str, s[:7])) + f"-g{s[-1]}")
+def test_sparse_conv_over_phase_planes(isa, fmt, spec):
+    batch, cin, h, w_, cout, kh, kw, stride, pads, dilation, group = spec
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((batch, cin, h, w_)).astype(np.float32)
+    w = sparse_weight(rng, (cout, cin // group, kh, kw), fmt)
+    b = rng.standard_normal(cout).astype(np.float32)
+    plain = reference_conv(x, w, b, stride, pads, dilation, group).astype(np.float64)
+    r = rng.standard_normal(plain.shape).astype(np.float32)
+    cog = cout // group
+    with kernels.force_isa(isa):
+        mats = [kernels.pack(w[g * cog:(g + 1) * cog].reshape(cog, -1), fmt) for g in range(group)]
+        assert all(m.format == fmt for m in mats)
+        for act in ("none", "relu", "gelu_erf"):
+            got = kernels.conv2d(mats, x, b, (kh, kw), stride, pads, dilation, act)
+            assert_close(got, activate(plain, act), f"{isa}/{fmt}/{act}")
+            got = kernels.conv2d(mats, x, b, (kh, kw), stride, pads, dilation, act, residual=r)
+            assert_close(got, activate(plain + r, act), f"{isa}/{fmt}/{act}/residual")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sparse_conv_reads_each_calls_input(threads):
+    """A thread keeps its last copied tile for its next task of the same call only: calls with new
+    inputs of the same shape, one after the other, each get their own answer."""
+    rng = np.random.default_rng(8)
+    w = sparse_weight(rng, (64, 32, 3, 3), "csr")
+    mat = [kernels.pack(w.reshape(64, -1), "csr")]
+    saved = kernels.get_num_threads()
+    kernels.set_num_threads(threads)
+    try:
+        for _ in range(3):
+            x = rng.standard_normal((1, 32, 6, 7)).astype(np.float32)
+            got = kernels.conv2d(mat, x, None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1))
+            assert_close(got, reference_conv(x, w, np.zeros(64, np.float32), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+                         .astype(np.float64), f"{threads} threads")
+    finally:
+        kernels.set_num_threads(saved)

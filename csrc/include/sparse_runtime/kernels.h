@@ -60,6 +60,10 @@ using SoftmaxFn = void (*)(const float* x, ptrdiff_t ldx, float* y, ptrdiff_t ld
 // Row-wise over `rows` contiguous rows of `cols` floats (x and y may alias).
 using LayerNormFn = void (*)(const float* x, float* y, int rows, int cols, const float* gamma,
                              const float* beta, float eps);
+// dst[r][0..m) = base[offset[r] .. offset[r] + m) for r < k (dst row stride ldd): the k rows of a
+// column tile of an implicit GEMM's B, copied into an aligned block (spmm.cc). A kernel reading
+// B in place at those offsets did 1.3-1.5x slower (loads across cache lines).
+using GatherShiftedFn = void (*)(const float* base, const int32_t* offset, int k, int m, float* dst, ptrdiff_t ldd);
 // In-place activation over a contiguous run (used where no kernel epilogue can absorb it).
 using ActFn = void (*)(float* x, ptrdiff_t count, Act act);
 // y = act(y + r) in place (r may be null).
@@ -83,6 +87,7 @@ struct KernelTable {
   Nm24Fn nm24;
   DenseFn dense;
   DenseShiftedFn dense_shifted;
+  GatherShiftedFn gather_shifted;
   ActFn activation;
   AddActFn add_activation;
   TransposeFn transpose;

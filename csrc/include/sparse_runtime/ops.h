@@ -30,8 +30,10 @@ struct SpmmProblem {
   // like Y (stride ldr) and added, with the activation, after the transpose.
   float* rows_out = nullptr;
   ptrdiff_t ld_out = 0;
-  // Implicit GEMM (packed dense A only, not with rows_out): B is ShiftedB::base and m counts its
-  // virtual columns; C and residual start at the output plane's first pixel (kernels.h, ShiftedB).
+  // Implicit GEMM (packed A, not with rows_out): B is ShiftedB::base and m counts its virtual
+  // columns; C and residual start at the output plane's first pixel (kernels.h, ShiftedB). Sparse
+  // formats (NCHW only): each task copies its column tile of B into an aligned block, and its
+  // virtual columns go to C run by run.
   const int32_t* b_offsets = nullptr;
   int pitch = 0, valid = 0;
   // Blocked activations (formats.h, kChannelBlock), implicit GEMM only: B's columns are
