@@ -321,25 +321,42 @@ void csr(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float*
 
 template <class T>
 struct Bsr4x1Body : KernelArgs<Bsr4x1View> {
+  // noinline, locals and full unrolls as in CsrBody: GCC kept the 16 accumulators of the
+  // masked-tail variant in memory, storing them every block (3x slower at 49 or 55 columns).
   template <int NV, bool TAIL>
-  void run(int j0, int tail) const {
-    for (int n = n0; n < n1; n += kBsrRows) {
+  __attribute__((noinline)) void run(int j0, int tail) const {
+    const float* const Bj = B + j0;
+    const ptrdiff_t ld = ldb, ldc_ = ldc;
+    float* const Cj = C + j0;
+    const int32_t* const blk_ptr = a.blk_ptr;
+    const int32_t* const blk_col = a.blk_col;
+    const float* const val = a.val;
+    const int first_row = n0, end_row = n1;
+    for (int n = first_row; n < end_row; n += kBsrRows) {
       const int r = n / kBsrRows;
       typename T::V acc[kBsrRows][NV];
+#pragma GCC unroll 4
       for (int i = 0; i < kBsrRows; ++i)
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) acc[i][v] = T::zero();
-      const int end = a.blk_ptr[r + 1];
-      for (int p = a.blk_ptr[r]; p < end; ++p) {
-        const float* w = a.val + static_cast<ptrdiff_t>(p) * kBsrRows;
-        const float* b = B + static_cast<ptrdiff_t>(a.blk_col[p]) * ldb + j0;
+      const int end = blk_ptr[r + 1];
+      for (int p = blk_ptr[r]; p < end; ++p) {
+        const float* w = val + static_cast<ptrdiff_t>(p) * kBsrRows;
+        const float* b = Bj + static_cast<ptrdiff_t>(blk_col[p]) * ld;
+        const auto w0 = T::set1(w[0]), w1 = T::set1(w[1]), w2 = T::set1(w[2]), w3 = T::set1(w[3]);
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) {
           const auto x = load_chunk<T, NV, TAIL>(b, v, tail);
-          for (int i = 0; i < kBsrRows; ++i) acc[i][v] = T::fmadd(T::set1(w[i]), x, acc[i][v]);
+          acc[0][v] = T::fmadd(w0, x, acc[0][v]);
+          acc[1][v] = T::fmadd(w1, x, acc[1][v]);
+          acc[2][v] = T::fmadd(w2, x, acc[2][v]);
+          acc[3][v] = T::fmadd(w3, x, acc[3][v]);
         }
       }
-      const int rows = std::min(kBsrRows, n1 - n);
-      for (int i = 0; i < rows; ++i)
-        store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], ep, n + i, j0, tail);
+      // Unrolled, so each acc[i] is a fixed register set (a runtime index put them in memory).
+#pragma GCC unroll 4
+      for (int i = 0; i < kBsrRows; ++i)
+        if (n + i < end_row) store_chunk<T, NV, TAIL>(Cj + (n + i) * ldc_, acc[i], ep, n + i, j0, tail);
     }
   }
 };
