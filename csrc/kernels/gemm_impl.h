@@ -374,34 +374,46 @@ template <class T>
 struct PlainBody : KernelArgs<DenseView> {
   static constexpr int R = 8;
 
+  // noinline, full unrolls and stores unrolled over the tile's rows (as in CsrBody and
+  // Bsr4x1Body): with a runtime row count indexing acc, GCC kept the accumulators in memory and
+  // stored them on every k.
   template <int NV, bool TAIL>
-  void run(int j0, int tail) const {
+  __attribute__((noinline)) void run(int j0, int tail) const {
     const int kb = gemm_k_block(a.k);
+    const ptrdiff_t ld = ldb, ldc_ = ldc;
     for (int k0 = 0; k0 == 0 || k0 < a.k; k0 += kb) {
       const int k1 = std::min(a.k, k0 + kb);
       const bool first = k0 == 0, last = k1 == a.k;
       for (int n = n0; n < n1; n += R) {
         const int rows = std::min(R, n1 - n);
         const float* w_rows[R];
+#pragma GCC unroll 8
         for (int i = 0; i < R; ++i) w_rows[i] = a.a + static_cast<ptrdiff_t>(i < rows ? n + i : n) * a.lda;
         typename T::V acc[R][NV];
+#pragma GCC unroll 8
         for (int i = 0; i < R; ++i)
+#pragma GCC unroll 16
           for (int v = 0; v < NV; ++v)
-            acc[i][v] = first || i >= rows ? T::zero() : load_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, v, tail);
+            acc[i][v] = first || i >= rows ? T::zero() : load_chunk<T, NV, TAIL>(C + (n + i) * ldc_ + j0, v, tail);
         for (int k = k0; k < k1; ++k) {
-          const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
+          const float* b = B + static_cast<ptrdiff_t>(k) * ld + j0;
           typename T::V x[NV];
+#pragma GCC unroll 16
           for (int v = 0; v < NV; ++v) x[v] = load_chunk<T, NV, TAIL>(b, v, tail);
+#pragma GCC unroll 8
           for (int i = 0; i < R; ++i) {
             const auto wi = T::set1(w_rows[i][k]);
+#pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) acc[i][v] = T::fmadd(wi, x[v], acc[i][v]);
           }
         }
-        for (int i = 0; i < rows; ++i) {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) {
+          if (i >= rows) break;
           if (last)
-            store_chunk<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], ep, n + i, j0, tail);
+            store_chunk<T, NV, TAIL>(C + (n + i) * ldc_ + j0, acc[i], ep, n + i, j0, tail);
           else
-            store_vectors<T, NV, TAIL>(C + (n + i) * ldc + j0, acc[i], tail);
+            store_vectors<T, NV, TAIL>(C + (n + i) * ldc_ + j0, acc[i], tail);
         }
       }
     }
