@@ -372,16 +372,19 @@ void bsr4x1(const Bsr4x1View& a, int n0, int n1, const float* B, ptrdiff_t ldb, 
 template <class T>
 struct Bsr1x4Body : KernelArgs<Bsr1x4View> {
   template <int NV, bool TAIL>
-  void run(int j0, int tail) const {
+  __attribute__((noinline)) void run(int j0, int tail) const {  // see CsrBody
     for (int n = n0; n < n1; ++n) {
       typename T::V acc[NV];
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[v] = T::zero();
       const int end = a.row_ptr[n + 1];
       for (int p = a.row_ptr[n]; p < end; ++p) {
         const float* w = a.val + static_cast<ptrdiff_t>(p) * 4;
         const float* b = B + static_cast<ptrdiff_t>(a.blk_col[p]) * ldb + j0;
+#pragma GCC unroll 4
         for (int q = 0; q < 4; ++q) {
           const auto wq = T::set1(w[q]);
+#pragma GCC unroll 16
           for (int v = 0; v < NV; ++v)
             acc[v] = T::fmadd(wq, load_chunk<T, NV, TAIL>(b + q * ldb, v, tail), acc[v]);
         }
@@ -402,10 +405,11 @@ void bsr1x4(const Bsr1x4View& a, int n0, int n1, const float* B, ptrdiff_t ldb, 
 template <class T>
 struct Nm24Body : KernelArgs<Nm24View> {
   template <int NV, bool TAIL>
-  void run(int j0, int tail) const {
+  __attribute__((noinline)) void run(int j0, int tail) const {  // see CsrBody
     const int half = a.k / 2;
     for (int n = n0; n < n1; ++n) {
       typename T::V acc[NV];
+#pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) acc[v] = T::zero();
       const float* w = a.val + static_cast<ptrdiff_t>(n) * half;
       const uint8_t* id = a.idx + static_cast<ptrdiff_t>(n) * half;
@@ -413,6 +417,7 @@ struct Nm24Body : KernelArgs<Nm24View> {
         const int k = (p >> 1) * 4 + id[p];
         const auto wp = T::set1(w[p]);
         const float* b = B + static_cast<ptrdiff_t>(k) * ldb + j0;
+#pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(wp, load_chunk<T, NV, TAIL>(b, v, tail), acc[v]);
       }
       store_chunk<T, NV, TAIL>(C + n * ldc + j0, acc, ep, n, j0, tail);
