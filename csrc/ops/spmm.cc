@@ -232,7 +232,13 @@ void spmm(const std::vector<SpmmProblem>& problems, Act act) {
 
 void spmm_on_this_thread(const SpmmProblem& problem, Act act) {
   if (problem.m == 0) return;
-  run_task(active_kernels(), problem, Task{0, 0, rows_of(problem), 0, problem.m}, act, ++spmm_calls);
+  const KernelTable& kt = active_kernels();
+  const uint64_t call = ++spmm_calls;
+  // Tasks that stage their columns in kColumnTile-wide scratch (rows_out, sparse implicit GEMM)
+  // take one column tile at a time, as in spmm; the others take every column at once.
+  const int tile = problem.rows_out || sparse_shifted(problem) ? kColumnTile : problem.m;
+  for (int j0 = 0; j0 < problem.m; j0 += tile)
+    run_task(kt, problem, Task{0, 0, rows_of(problem), j0, std::min(problem.m, j0 + tile)}, act, call);
 }
 
 void batched_matmul(const float* A, ptrdiff_t stride_a, const float* B, ptrdiff_t stride_b, float* C,
