@@ -7,7 +7,9 @@
 namespace sr {
 
 const KernelTable& kernels_avx2() {
-  static const KernelTable table = impl::make_table<VecAvx2, 4, 2, 1, 2, &transpose_avx, &transpose_add_avx>();
+  // Dense tiles of 6 columns, in two passes of 16 outputs (gemm_tile): 12 accumulators, 2 weight
+  // vectors and a broadcast of the 16 registers.
+  static const KernelTable table = impl::make_table<VecAvx2, 4, 2, 1, 6, &transpose_avx, &transpose_add_avx>();
   return table;
 }
 

@@ -58,27 +58,34 @@ struct TilePrefetch {
 // apart (1, or kChannelBlock for a blocked input). After a product's last k block, `bias` (32
 // floats, or null) and `res` (laid out like ct, or null) are added and ReLU applied on the way out
 // of the registers.
-template <class T, int NR, bool SHIFTED, int CS = 1>
-__attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, const int32_t* offset,
-                                         int kc, float* ct, bool accumulate, const float* bias, const float* res,
-                                         bool relu, const TilePrefetch& next) {
-  constexpr int P = kDensePanel, NVA = P / T::W;
+// One pass of gemm_tile over outputs [0, VH * W) of the panel (a, ct, bias, res already offset).
+template <class T, int NR, int VH, bool SHIFTED, int CS>
+__attribute__((always_inline)) inline void gemm_pass(const float* a, const float* b, ptrdiff_t ldb,
+                                                     const int32_t* offset, int kc, float* ct, bool accumulate,
+                                                     const float* bias, const float* res, bool relu,
+                                                     const TilePrefetch& next) {
+  constexpr int P = kDensePanel;
   const float* const next_b = next.b;
   const float* const next_res = next.residual;
   float* const next_out = next.out;
-  typename T::V acc[NR][NVA];
+  typename T::V acc[NR][VH];
 #pragma GCC unroll 16
   for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-    for (int v = 0; v < NVA; ++v) acc[r][v] = accumulate ? T::load(ct + r * P + v * T::W) : T::zero();
+    for (int v = 0; v < VH; ++v) acc[r][v] = accumulate ? T::load(ct + r * P + v * T::W) : T::zero();
+  // A pixel's residual and output in one panel are 2 lines: 2 * NR lines over the first steps,
+  // in a loop of their own so the rest runs without the checks (AVX2: 37 instructions per 12 FMAs
+  // with them, 24 without).
+  const int k_fetch = next_res || next_out ? std::min(kc, 2 * NR) : 0;
   for (int k = 0; k < kc; ++k) {
-    typename T::V w[NVA];
+    if (k < k_fetch) {
+      if (next_res) __builtin_prefetch(next_res + k * kLineFloats);
+      if (next_out) __builtin_prefetch(next_out + k * kLineFloats, 1);
+    }
+    typename T::V w[VH];
 #pragma GCC unroll 16
-    for (int v = 0; v < NVA; ++v) w[v] = T::load(a + k * P + v * T::W);
+    for (int v = 0; v < VH; ++v) w[v] = T::load(a + k * P + v * T::W);
     const float* bk = SHIFTED ? b + offset[k] : b + k * ldb;
-    // A pixel's residual and output in one panel are 2 lines: 2 * NR lines over the first steps.
-    if (next_res && k < 2 * NR) __builtin_prefetch(next_res + k * kLineFloats);
-    if (next_out && k < 2 * NR) __builtin_prefetch(next_out + k * kLineFloats, 1);
     if constexpr (SHIFTED && CS > 1) {
       if (next_b) {  // pixels 0-15 of the next tile, each line twice (a line holds 16 channels)
         __builtin_prefetch(next_b + offset[k] + (k & 7) * CS);
@@ -89,32 +96,56 @@ __attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff
     for (int r = 0; r < NR; ++r) {
       const auto x = T::set1(bk[r * CS]);
 #pragma GCC unroll 16
-      for (int v = 0; v < NVA; ++v) acc[r][v] = T::fmadd(w[v], x, acc[r][v]);
+      for (int v = 0; v < VH; ++v) acc[r][v] = T::fmadd(w[v], x, acc[r][v]);
     }
   }
   if (bias) {
-    typename T::V bv[NVA];
+    typename T::V bv[VH];
 #pragma GCC unroll 16
-    for (int v = 0; v < NVA; ++v) bv[v] = T::load(bias + v * T::W);
+    for (int v = 0; v < VH; ++v) bv[v] = T::load(bias + v * T::W);
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-      for (int v = 0; v < NVA; ++v) acc[r][v] = T::add(acc[r][v], bv[v]);
+      for (int v = 0; v < VH; ++v) acc[r][v] = T::add(acc[r][v], bv[v]);
   }
   if (res)
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-      for (int v = 0; v < NVA; ++v) acc[r][v] = T::add(acc[r][v], T::load(res + r * P + v * T::W));
+      for (int v = 0; v < VH; ++v) acc[r][v] = T::add(acc[r][v], T::load(res + r * P + v * T::W));
   if (relu)
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-      for (int v = 0; v < NVA; ++v) acc[r][v] = T::max(acc[r][v], T::zero());
+      for (int v = 0; v < VH; ++v) acc[r][v] = T::max(acc[r][v], T::zero());
 #pragma GCC unroll 16
   for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-    for (int v = 0; v < NVA; ++v) T::store(ct + r * P + v * T::W, acc[r][v]);
+    for (int v = 0; v < VH; ++v) T::store(ct + r * P + v * T::W, acc[r][v]);
+}
+
+// ct[r][0..32) (+)= sum over kc of a[k][0..32) * B_k[r * CS], for r < NR, where B_k = b + k * ldb,
+// or b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB), whose columns are CS floats
+// apart (1, or kChannelBlock for a blocked input). After a product's last k block, `bias` (32
+// floats, or null) and `res` (laid out like ct, or null) are added and ReLU applied on the way out
+// of the registers.
+// All 32 outputs in one pass over k when NR columns of them, their weights and a broadcast fit the
+// ISA's registers (AVX-512: 28 + 2 + 1 of 32); otherwise half the outputs per pass, B read twice
+// from L1 (AVX2's 16 registers: 16 outputs x 6 columns, 12 + 2 + 1, where 32 x 2 left 8
+// accumulators, too few chains to cover the FMA latency: 59 % of peak).
+template <class T, int NR, bool SHIFTED, int CS = 1>
+__attribute__((noinline)) void gemm_tile(const float* a, const float* b, ptrdiff_t ldb, const int32_t* offset,
+                                         int kc, float* ct, bool accumulate, const float* bias, const float* res,
+                                         bool relu, const TilePrefetch& next) {
+  constexpr int NVA = kDensePanel / T::W;
+  constexpr int VH = (NR + 1) * NVA + 1 <= T::kRegisters ? NVA : NVA / 2;
+  static_assert(NVA % VH == 0, "passes must cover the panel");
+#pragma GCC unroll 4
+  for (int h = 0; h < NVA; h += VH) {
+    const int off = h * T::W;
+    gemm_pass<T, NR, VH, SHIFTED, CS>(a + off, b, ldb, offset, kc, ct + off, accumulate, bias ? bias + off : nullptr,
+                                      res ? res + off : nullptr, relu, h == 0 ? next : TilePrefetch{});
+  }
 }
 
 using GemmTileFn = void (*)(const float*, const float*, ptrdiff_t, const int32_t*, int, float*, bool, const float*,

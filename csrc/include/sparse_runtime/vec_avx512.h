@@ -8,6 +8,7 @@ namespace sr {
 struct VecAvx512 {
   using V = __m512;
   static constexpr int W = 16;
+  static constexpr int kRegisters = 32;  // vector registers the ISA names
   static constexpr const char* kName = "avx512";
   static V zero() { return _mm512_setzero_ps(); }
   static V set1(float x) { return _mm512_set1_ps(x); }

@@ -9,6 +9,7 @@ namespace sr {
 struct VecScalar {
   using V = float;
   static constexpr int W = 1;
+  static constexpr int kRegisters = 128;  // no register budget: one pass, as before (untuned)
   static constexpr const char* kName = "scalar";
   static V zero() { return 0.f; }
   static V set1(float x) { return x; }
