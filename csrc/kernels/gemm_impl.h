@@ -53,11 +53,6 @@ struct TilePrefetch {
   float* out;             // direct mode: the next tile's output pixels, to be written
 };
 
-// ct[r][0..32) (+)= sum over kc of a[k][0..32) * B_k[r * CS], for r < NR, where B_k = b + k * ldb,
-// or b + offset[k] for an implicit GEMM (SHIFTED; kernels.h, ShiftedB), whose columns are CS floats
-// apart (1, or kChannelBlock for a blocked input). After a product's last k block, `bias` (32
-// floats, or null) and `res` (laid out like ct, or null) are added and ReLU applied on the way out
-// of the registers.
 // One pass of gemm_tile over outputs [0, VH * W) of the panel (a, ct, bias, res already offset).
 template <class T, int NR, int VH, bool SHIFTED, int CS>
 __attribute__((always_inline)) inline void gemm_pass(const float* a, const float* b, ptrdiff_t ldb,
@@ -73,9 +68,9 @@ __attribute__((always_inline)) inline void gemm_pass(const float* a, const float
   for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
     for (int v = 0; v < VH; ++v) acc[r][v] = accumulate ? T::load(ct + r * P + v * T::W) : T::zero();
-  // A pixel's residual and output in one panel are 2 lines: 2 * NR lines over the first steps,
-  // in a loop of their own so the rest runs without the checks (AVX2: 37 instructions per 12 FMAs
-  // with them, 24 without).
+  // A pixel's residual and output in one panel are 2 lines: 2 * NR lines over the first steps.
+  // One bound (0 when there is nothing to fetch) that GCC versions the loop on, so the common
+  // loop has no checks (AVX2: 37 instructions per 12 FMAs with the old per-step checks, 24 now).
   const int k_fetch = next_res || next_out ? std::min(kc, 2 * NR) : 0;
   for (int k = 0; k < kc; ++k) {
     if (k < k_fetch) {
