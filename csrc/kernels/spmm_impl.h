@@ -223,13 +223,21 @@ struct CsrBody : KernelArgs<CsrView> {
         const float* val = val0 + ptr[n];
         if (col == col_end && pn != 0 && pn != last) continue;  // C already holds this row's sum
         float* c = Cj + n * ldc_;
-        // Two accumulator sets over alternate nonzeros: twice the independent FMA chains.
+        // Two accumulator sets over alternate nonzeros where the registers hold them (AVX-512's
+        // 4 vectors: twice the independent FMA chains). AVX2's one pass of 8 vectors over a
+        // 64-column tile is 8 chains already, enough for two FMA pipes of 4 cycles' latency,
+        // and a second set would spill.
+        constexpr bool kTwoSets = 2 * NV + 4 + (TAIL ? 1 : 0) <= T::kRegisters;  // + the tail's mask
         typename T::V acc[NV], acc2[NV];
 #pragma GCC unroll 16
         for (int v = 0; v < NV; ++v) {
           acc[v] = pn == 0 ? T::zero() : load_chunk<T, NV, TAIL>(c, v, tail);
           acc2[v] = T::zero();
         }
+        // Odd nonzeros go to the second set, or to the first when there is one set only.
+        const auto odd = [&](int v) -> typename T::V& {
+          if constexpr (kTwoSets) return acc2[v]; else return acc[v];
+        };
         for (; col + 3 < col_end; col += 4, val += 4) {
           const float* b0 = Bj + static_cast<ptrdiff_t>(col[0]) * ld;
           const float* b1 = Bj + static_cast<ptrdiff_t>(col[1]) * ld;
@@ -242,11 +250,11 @@ struct CsrBody : KernelArgs<CsrView> {
 #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
 #pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) acc2[v] = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), acc2[v]);
+          for (int v = 0; v < NV; ++v) odd(v) = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), odd(v));
 #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w2, load_chunk<T, NV, TAIL>(b2, v, tail), acc[v]);
 #pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) acc2[v] = T::fmadd(w3, load_chunk<T, NV, TAIL>(b3, v, tail), acc2[v]);
+          for (int v = 0; v < NV; ++v) odd(v) = T::fmadd(w3, load_chunk<T, NV, TAIL>(b3, v, tail), odd(v));
         }
         for (; col + 1 < col_end; col += 2, val += 2) {
           const float* b0 = Bj + static_cast<ptrdiff_t>(col[0]) * ld;
@@ -256,7 +264,7 @@ struct CsrBody : KernelArgs<CsrView> {
 #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
 #pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) acc2[v] = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), acc2[v]);
+          for (int v = 0; v < NV; ++v) odd(v) = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), odd(v));
         }
         if (col < col_end) {
           const float* b0 = Bj + static_cast<ptrdiff_t>(col[0]) * ld;
@@ -264,8 +272,10 @@ struct CsrBody : KernelArgs<CsrView> {
 #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
         }
+        if constexpr (kTwoSets) {
 #pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) acc[v] = T::add(acc[v], acc2[v]);
+          for (int v = 0; v < NV; ++v) acc[v] = T::add(acc[v], acc2[v]);
+        }
         if (pn == last)
           store_chunk<T, NV, TAIL>(c, acc, ep, n, j0, tail);
         else

@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from sparse_runtime import kernels
-from sparse_runtime.testing.cases import TEST_CASES, formats_for, make_weight
+from sparse_runtime.testing.cases import TEST_CASES, Case, formats_for, make_weight
 from kernel_oracle import activate, assert_close
 
 ISAS = kernels.supported_isas()
@@ -29,6 +29,24 @@ def test_spmm_all_formats_match_numpy(isa, case):
         assert_close(got, want, f"{isa}/{fmt}/{case.id}")
         got_nobias = kernels.spmm(packed, b)
         assert_close(got_nobias, a.astype(np.float64) @ b, f"{isa}/{fmt}/{case.id} no bias")
+
+
+@pytest.mark.parametrize("fmt,pattern,density", [("csr", "unstructured", 0.1), ("bsr1x4", "1x4", 0.2),
+                                                  ("nm24", "2:4", 0.5), ("bsr4x1", "4x1", 0.2)])
+def test_every_register_tile_shape(isa, fmt, pattern, density):
+    """Column counts 1..72 reach every tile a kernel has: 1 to NVMAX vectors (AVX2's CSR: 8, with
+    one accumulator set; AVX-512's: 4, with two), each full and with a partial last vector, and a
+    whole 64-column tile plus a rest; k = 800 at 10 % is five CSR k-panels of
+    192 (pack.cc), so partial sums go through C."""
+    rng = np.random.default_rng(4)
+    a = make_weight(Case(20, 800, 1, density, pattern), seed=5)
+    packed = kernels.pack(a, fmt)
+    bias = rng.standard_normal(20).astype(np.float32)
+    for m in range(1, 73):
+        b = rng.standard_normal((800, m)).astype(np.float32)
+        got = kernels.spmm(packed, b, bias)
+        assert got.shape == (20, m) and got.dtype == np.float32
+        assert_close(got, a.astype(np.float64) @ b + bias[:, None], f"{isa}/{fmt}/m={m}")
 
 
 @pytest.mark.parametrize("act", ["relu", "gelu_erf", "gelu_tanh"])
