@@ -84,6 +84,25 @@ def test_linear_row_major(isa, fmt, m):
     assert_close(out, np.maximum(x.astype(np.float64) @ w + bias, 0), "out=")
 
 
+@pytest.mark.parametrize("n", [72, 1024, 1029])
+@pytest.mark.parametrize("act", ["none", "relu", "gelu_erf"])
+def test_linear_wide_rows_out(isa, n, act):
+    """More outputs than a token tile is wide: the tiles go back to rows walking along the output
+    rows (the order that keeps a 4 KiB-multiple stride such as 1024 off one cache set), ragged
+    strips on both sides, with and without a residual."""
+    rng = np.random.default_rng(7)
+    w = make_weight(Case(n, 48, 1, 0.3), seed=8)  # packed as [N, K]
+    x = rng.standard_normal((70, 48)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    r = rng.standard_normal((70, n)).astype(np.float32)
+    plain = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+    packed = kernels.pack(w, "csr")
+    got = kernels.linear(x, packed, bias, act)
+    assert got.shape == (70, n) and got.dtype == np.float32
+    assert_close(got, activate(plain, act), f"{isa}/n={n}/{act}")
+    assert_close(kernels.linear(x, packed, bias, act, residual=r), activate(plain + r, act), f"{isa}/n={n}/{act}/residual")
+
+
 def test_threads_give_identical_results():
     rng = np.random.default_rng(4)
     a = make_weight(TEST_CASES[-1])
