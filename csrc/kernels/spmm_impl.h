@@ -335,6 +335,16 @@ struct Bsr4x1Body : KernelArgs<Bsr4x1View> {
   // masked-tail variant in memory, storing them every block (3x slower at 49 or 55 columns).
   template <int NV, bool TAIL>
   __attribute__((noinline)) void run(int j0, int tail) const {
+    // 4 x NV accumulators, the four weights broadcast once per block and one activation vector;
+    // where that overflows the registers (AVX2 at NV = 3: 17 of 16, and GCC kept an accumulator
+    // in memory) the NV activation vectors stay loaded and the weights come one at a time. A
+    // shape that fits neither (AVX2's NV = 3 with a masked last vector) runs as two narrower ones.
+    constexpr int kMask = TAIL ? 1 : 0;
+    constexpr bool kWeightsHeld = kBsrRows * NV + kBsrRows + 1 + kMask <= T::kRegisters;
+    if constexpr (!kWeightsHeld && kBsrRows * NV + NV + 1 + kMask > T::kRegisters) {
+      run<NV - 1, false>(j0, T::W);
+      return run<1, TAIL>(j0 + (NV - 1) * T::W, tail);
+    }
     const float* const Bj = B + j0;
     const ptrdiff_t ld = ldb, ldc_ = ldc;
     float* const Cj = C + j0;
@@ -353,14 +363,26 @@ struct Bsr4x1Body : KernelArgs<Bsr4x1View> {
       for (int p = blk_ptr[r]; p < end; ++p) {
         const float* w = val + static_cast<ptrdiff_t>(p) * kBsrRows;
         const float* b = Bj + static_cast<ptrdiff_t>(blk_col[p]) * ld;
-        const auto w0 = T::set1(w[0]), w1 = T::set1(w[1]), w2 = T::set1(w[2]), w3 = T::set1(w[3]);
+        if constexpr (kWeightsHeld) {
+          const auto w0 = T::set1(w[0]), w1 = T::set1(w[1]), w2 = T::set1(w[2]), w3 = T::set1(w[3]);
 #pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) {
-          const auto x = load_chunk<T, NV, TAIL>(b, v, tail);
-          acc[0][v] = T::fmadd(w0, x, acc[0][v]);
-          acc[1][v] = T::fmadd(w1, x, acc[1][v]);
-          acc[2][v] = T::fmadd(w2, x, acc[2][v]);
-          acc[3][v] = T::fmadd(w3, x, acc[3][v]);
+          for (int v = 0; v < NV; ++v) {
+            const auto x = load_chunk<T, NV, TAIL>(b, v, tail);
+            acc[0][v] = T::fmadd(w0, x, acc[0][v]);
+            acc[1][v] = T::fmadd(w1, x, acc[1][v]);
+            acc[2][v] = T::fmadd(w2, x, acc[2][v]);
+            acc[3][v] = T::fmadd(w3, x, acc[3][v]);
+          }
+        } else {  // the activations held instead, one weight broadcast at a time
+          typename T::V x[NV];
+#pragma GCC unroll 16
+          for (int v = 0; v < NV; ++v) x[v] = load_chunk<T, NV, TAIL>(b, v, tail);
+#pragma GCC unroll 4
+          for (int i = 0; i < kBsrRows; ++i) {
+            const auto wi = T::set1(w[i]);
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; ++v) acc[i][v] = T::fmadd(wi, x[v], acc[i][v]);
+          }
         }
       }
       // Unrolled, so each acc[i] is a fixed register set (a runtime index put them in memory).
