@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "sparse_runtime/kernels.h"
+#include "transpose_order.h"
 
 namespace sr {
 namespace {
@@ -45,27 +46,11 @@ inline void transpose8x8_add(const float* src, ptrdiff_t lds, float* dst, ptrdif
   }
 }
 
-// Calls block(r, c) for every whole 8x8 block. The inner loop walks along the rows of whichever
-// side has the longer stride, so that side is touched as 8 contiguous streams: walking across its
-// rows instead keeps one line of each of 64 rows live, and at a stride that is a multiple of
-// 4 KiB (3072 or 4096 floats) they all fall in one L1 set. Token tiles stored into rows of 3072
-// outputs took 4x as long as into rows of 3088 (104 against 26 us for 128 x 3072, two threads).
-template <class Block>
-inline void for_each_block(int r8, int c8, ptrdiff_t lds, ptrdiff_t ldd, Block&& block) {
-  if (ldd > lds) {
-    for (int c = 0; c < c8; c += 8)
-      for (int r = 0; r < r8; r += 8) block(r, c);
-  } else {
-    for (int r = 0; r < r8; r += 8)
-      for (int c = 0; c < c8; c += 8) block(r, c);
-  }
-}
-
 template <bool RELU>
 void transpose_add_blocks(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd,
                           const float* res, ptrdiff_t ldr) {
   const int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-  for_each_block(r8, c8, lds, ldd, [&](int r, int c) {
+  impl::for_each_block<8>(r8, c8, lds, ldd, [&](int r, int c) {
     transpose8x8_add<RELU>(src + r * lds + c, lds, dst + c * ldd + r, ldd, res + c * ldr + r, ldr);
   });
   auto one = [&](int r, int c) {
@@ -82,7 +67,7 @@ void transpose_add_blocks(const float* src, int rows, int cols, ptrdiff_t lds, f
 
 void transpose_avx(const float* src, int rows, int cols, ptrdiff_t lds, float* dst, ptrdiff_t ldd) {
   const int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-  for_each_block(r8, c8, lds, ldd,
+  impl::for_each_block<8>(r8, c8, lds, ldd,
                  [&](int r, int c) { transpose8x8(src + r * lds + c, lds, dst + c * ldd + r, ldd); });
   // Ragged edges: a right strip and a bottom strip.
   for (int c = c8; c < cols; ++c)
