@@ -172,9 +172,9 @@ def _aligned_activations(k: int, m: int) -> np.ndarray:
 
 
 def _time_candidates(run: dict, rounds: int = 5, runoff_rounds: int = 5, runoff_margin: float = 1.5) -> dict:
-    """Best-of-``rounds`` milliseconds per candidate, the candidates interleaved round by round so
-    that a burst of machine noise hits all of them rather than deciding the contest. When the
-    runner-up is within ``runoff_margin`` of the leader, the two run ``runoff_rounds`` more rounds:
+    """Each candidate's best milliseconds over ``rounds`` rounds, the candidates interleaved round by
+    round so that a burst of machine noise hits all of them rather than deciding the contest. When
+    the runner-up is within ``runoff_margin`` of the leader, the two run ``runoff_rounds`` more rounds:
     a close contest is the one noise flips (on this shared machine one benchmark run put a layer of
     the 4x1-pruned MLP and one of BERT on CSR, about 1.3x slower there; every
     re-run, five of the MLP and three of BERT, chose 4x1)."""

@@ -223,10 +223,10 @@ struct CsrBody : KernelArgs<CsrView> {
         const float* val = val0 + ptr[n];
         if (col == col_end && pn != 0 && pn != last) continue;  // C already holds this row's sum
         float* c = Cj + n * ldc_;
-        // Two accumulator sets over alternate nonzeros where the registers hold them (AVX-512's
-        // 4 vectors: twice the independent FMA chains). AVX2's one pass of 8 vectors over a
-        // 64-column tile is 8 chains already, enough for two FMA pipes of 4 cycles' latency,
-        // and a second set would spill.
+        // Two accumulator sets over alternate nonzeros where the registers hold them (AVX-512's 4
+        // vectors, and narrower tiles anywhere: twice the independent FMA chains). AVX2's one pass
+        // of 8 vectors over a 64-column tile is 8 chains already, enough for two FMA pipes of 4
+        // cycles' latency, and a second set would spill.
         constexpr bool kTwoSets = 2 * NV + 4 + (TAIL ? 1 : 0) <= T::kRegisters;  // + the tail's mask
         typename T::V acc[NV], acc2[NV];
 #pragma GCC unroll 16

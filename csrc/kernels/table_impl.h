@@ -9,9 +9,9 @@ namespace impl {
 // Internal linkage: see spmm_impl.h.
 namespace {
 
-// Accumulator budgets per ISA: CSR-like kernels use NV accumulators, 4x1 uses 4*NV, plain dense
-// 8*NV; packed dense tiles are 32 outputs x NR_DENSE columns. TR: the ISA's block transpose, TRA
-// the same summing a residual.
+// Accumulator budgets per ISA: CSR-like kernels use NV accumulators (CSR two sets of them where
+// they fit), 4x1 uses 4*NV, plain dense 8*NV; packed dense tiles are 32 outputs x NR_DENSE
+// columns. TR: the ISA's block transpose, TRA the same summing a residual.
 template <class T, int NV_ROW, int NV_BLOCK4, int NV_DENSE, int NR_DENSE, TransposeFn TR, TransposeAddFn TRA>
 KernelTable make_table() {
   KernelTable t;

@@ -34,9 +34,9 @@ def test_spmm_all_formats_match_numpy(isa, case):
 @pytest.mark.parametrize("fmt,pattern,density", [("csr", "unstructured", 0.1), ("bsr1x4", "1x4", 0.2),
                                                   ("nm24", "2:4", 0.5), ("bsr4x1", "4x1", 0.2)])
 def test_every_register_tile_shape(isa, fmt, pattern, density):
-    """Column counts 1..72 reach every tile a kernel has: 1 to NVMAX vectors (AVX2's CSR: 8, with
-    one accumulator set; AVX-512's: 4, with two), each full and with a partial last vector, and a
-    whole 64-column tile plus a rest; k = 800 at 10 % is five CSR k-panels of
+    """Column counts 1..72 reach every tile a kernel has: 1 to NVMAX vectors (CSR on AVX2: 8, the
+    widest with one accumulator set; on AVX-512: 4, two sets), each full and with a partial last
+    vector (AVX2's 3-vector 4x1 tile then runs as 2 + 1), and a whole 64-column tile plus a rest; k = 800 at 10 % is five CSR k-panels of
     192 (pack.cc), so partial sums go through C."""
     rng = np.random.default_rng(4)
     a = make_weight(Case(20, 800, 1, density, pattern), seed=5)
@@ -87,9 +87,10 @@ def test_linear_row_major(isa, fmt, m):
 @pytest.mark.parametrize("n", [72, 1024, 1029])
 @pytest.mark.parametrize("act", ["none", "relu", "gelu_erf"])
 def test_linear_wide_rows_out(isa, n, act):
-    """More outputs than a token tile is wide: the tiles go back to rows walking along the output
-    rows (the order that keeps a 4 KiB-multiple stride such as 1024 off one cache set), ragged
-    strips on both sides, with and without a residual."""
+    """More outputs than a token tile is wide, so the tiles go back to rows through the transposes'
+    output-major loop order (the input side takes the other order); 1024 outputs is a 4 KiB-multiple
+    stride; ragged strips on both sides, with and without a residual. Values only: the order's
+    speed is in the commit and docs/architecture.md."""
     rng = np.random.default_rng(7)
     w = make_weight(Case(n, 48, 1, 0.3), seed=8)  # packed as [N, K]
     x = rng.standard_normal((70, 48)).astype(np.float32)
