@@ -7,9 +7,10 @@
 - Sparse matmul at 90 % and 128 tokens: GFLOP/s on nonzeros, kernel alone (activations already
   channels-major, two 64-token tiles) and through ``linear`` (row-major in and out, transposes included), as a share
   of the peak of the cores used.
-- Batch 1, one token (GEMV): bytes of the packed weight per second, next to the read bandwidth
-  of a buffer of the same size (cache-resident, as the weight is when timed in a loop) and of
-  one far larger than the caches (memory: where a whole model's weights come from).
+- Batch 1, one token (GEMV): bytes of the packed weight per second, with the weight cached (one
+  layer timed in a loop) and streamed from memory (copies of the layer far larger than the L3,
+  called in turn: where a whole model's weights come from), next to the read bandwidth of a buffer
+  of the same size (cache-resident) and of one far larger than the caches.
 - Cost against work: sparse-layer time from 50 % to 95 % sparsity relative to density, and
   throughput against batch size.
 
@@ -133,16 +134,28 @@ def main(argv=None) -> int:
     say()
     say(f"## Batch 1, one token ({args.threads} threads): packed-weight bytes per second")
     say()
-    say("| layer | format | weight MB | GB/s | read bandwidth, same size (cached) | read bandwidth, 512 MB (memory) |")
-    say("|---|---|---|---|---|---|")
+    say("Cached: one layer called in a loop, its weight staying in the caches. From memory: copies of the "
+        "layer (over 96 MB in all, three times the L3) called in turn, as a whole model's layers are.")
+    say()
+    say("| layer | format | weight MB | GB/s, cached | GB/s, from memory | read bandwidth, same size (cached) | "
+        "read bandwidth, 512 MB (memory) |")
+    say("|---|---|---|---|---|---|---|")
     mem_bw = read_bandwidth(512 << 20, args.threads)
     for n, k, density, fmt in ((3072, 768, 0.1, "csr"), (768, 3072, 0.1, "csr"), (3072, 768, 1.0, "dense")):
         w = make_weight(Case(n, k, 1, density))
         packed = kernels.pack(w, fmt)
+        copies = [packed] + [kernels.pack(w, fmt) for _ in range(-(-(96 << 20) // packed.nbytes))]
         x = np.random.default_rng(0).standard_normal((1, k)).astype(np.float32)
         out = np.empty((1, n), np.float32)
-        gbs = packed.nbytes / median_seconds(lambda: kernels.linear(x, packed, out=out)) / 1e9
-        say(f"| {n} x {k} at {density:.0%} density | {fmt} | {packed.nbytes / 1e6:.2f} | {gbs:.1f} | "
+        cached = packed.nbytes / median_seconds(lambda: kernels.linear(x, packed, out=out)) / 1e9
+
+        def every_copy():
+            for c in copies:
+                kernels.linear(x, c, out=out)
+
+        streamed = packed.nbytes * len(copies) / median_seconds(every_copy, min_calls=5) / 1e9
+        del copies
+        say(f"| {n} x {k} at {density:.0%} density | {fmt} | {packed.nbytes / 1e6:.2f} | {cached:.1f} | {streamed:.1f} | "
             f"{read_bandwidth(packed.nbytes, args.threads):.1f} | {mem_bw:.1f} |")
     say()
     say(f"## Cost against work ({args.threads} threads, 3072 x 768, CSR kernel alone)")

@@ -49,6 +49,34 @@ def test_every_register_tile_shape(isa, fmt, pattern, density):
         assert_close(got, a.astype(np.float64) @ b + bias[:, None], f"{isa}/{fmt}/m={m}")
 
 
+@pytest.mark.parametrize("case", [Case(1000, 3000, 1, 0.1), Case(300, 2000, 1, 0.03, "empty_rows"),
+                                  Case(257, 1100, 1, 0.005), Case(64, 4000, 1, 0.002)], ids=lambda c: c.id)
+def test_one_column_csr_over_many_panels_and_tasks(isa, case):
+    """The one-column CSR walk (csr_gemv) and the prefetch cursor that runs ahead of it across a
+    task's runs: k-panels of 192 / 256 (up to 21), up to 8 tasks of rows, rows empty in every panel
+    (empty_rows) and whole runs empty (0.5 % and 0.2 %: a task's rows in some panels hold nothing), for
+    1 to 5 threads; the threads must agree bit for bit (one summation order per row)."""
+    rng = np.random.default_rng(6)
+    a = make_weight(case, seed=7)
+    packed = kernels.pack(a, "csr")
+    b = rng.standard_normal((case.k, 1)).astype(np.float32)
+    bias = rng.standard_normal(case.n).astype(np.float32)
+    want = a.astype(np.float64) @ b + bias[:, None]
+    before = kernels.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3, 5):
+            kernels.set_num_threads(threads)
+            got = kernels.spmm(packed, b, bias)
+            assert got.shape == (case.n, 1) and got.dtype == np.float32
+            assert_close(got, want, f"{isa}/{case.id}/threads={threads}")
+            results.append(got)
+    finally:
+        kernels.set_num_threads(before)
+    for got in results[1:]:
+        np.testing.assert_array_equal(got, results[0])
+
+
 @pytest.mark.parametrize("act", ["relu", "gelu_erf", "gelu_tanh"])
 @pytest.mark.parametrize("fmt", ["dense", "csr", "bsr4x1", "bsr1x4"])
 def test_fused_activation(isa, fmt, act):
