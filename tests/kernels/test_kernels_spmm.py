@@ -53,9 +53,10 @@ def test_every_register_tile_shape(isa, fmt, pattern, density):
                                   Case(257, 1100, 1, 0.005), Case(64, 4000, 1, 0.002)], ids=lambda c: c.id)
 def test_one_column_csr_over_many_panels_and_tasks(isa, case):
     """The one-column CSR walk (csr_gemv) and the prefetch cursor that runs ahead of it across a
-    task's runs: k-panels of 192 / 256 (up to 21), up to 8 tasks of rows, rows empty in every panel
-    (empty_rows) and whole runs empty (0.5 % and 0.2 %: a task's rows in some panels hold nothing), for
-    1 to 5 threads; the threads must agree bit for bit (one summation order per row)."""
+    task's runs: k-panels of 192 / 256 (up to 21), up to 8 tasks of rows (the small layers too: a
+    one-column task is planned as 16 columns' work), rows empty in every panel (empty_rows) and whole
+    runs empty (0.5 % and 0.2 %: a task's rows in some panels hold nothing), for 1 to 5 threads; the
+    threads must agree bit for bit (one summation order per row)."""
     rng = np.random.default_rng(6)
     a = make_weight(case, seed=7)
     packed = kernels.pack(a, "csr")
