@@ -6,7 +6,8 @@
   core, and on every core at once (one probe per Python thread: the probe releases the GIL).
 - Sparse matmul at 90 % and 128 tokens: GFLOP/s on nonzeros, kernel alone (activations already
   channels-major, two 64-token tiles) and through ``linear`` (row-major in and out, transposes included), as a share
-  of the peak of the cores used.
+  of the peak of the cores used; and the same kernel in one single-thread process per core at once
+  (nothing shared), the machine's own limit for the loop against which the pool's scaling is judged.
 - Batch 1, one token (GEMV): bytes of the packed weight per second, with the weight cached (one
   layer timed in a loop) and streamed from memory (copies of the layer far larger than the L3,
   called in turn: where a whole model's weights come from), next to the read bandwidth of a buffer
@@ -20,6 +21,8 @@ ratios, not absolute figures across runs.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -83,11 +86,43 @@ def read_bandwidth(nbytes: int, threads: int) -> float:
     return a.nbytes * reps / median_seconds(read_all, min_calls=3, rounds=2) / 1e9
 
 
+def sparse_case(n: int, k: int):
+    """The 90 % layer at 128 tokens: packed weight, FLOPs on nonzeros, the two [k][64] column tiles."""
+    w = make_weight(Case(n, k, 128, 0.1))
+    # The kernel's own layout: 128 tokens as two [k][64] column tiles (see formats.h).
+    return kernels.pack(w, "csr"), 2.0 * np.count_nonzero(w) * 128, [_aligned_activations(k, 64) for _ in range(2)]
+
+
+def one_thread_worker(n: int, k: int, start_at: float) -> None:
+    """Child process of ``separate_processes``: times the kernel on one thread from ``start_at``."""
+    kernels.set_num_threads(1)
+    packed, flop, tiles = sparse_case(n, k)
+    run = lambda: [kernels.spmm(packed, b) for b in tiles]  # noqa: E731
+    run()
+    time.sleep(max(0.0, start_at - time.time()))
+    print(flop / median_seconds(run, min_time=0.5, rounds=1) / 1e9)
+
+
+def separate_processes(n: int, k: int, count: int) -> float:
+    """GFLOP/s summed over ``count`` one-thread processes running the same kernel at once, each on
+    its own copy of the data: what this machine's cores give the kernel with nothing shared and
+    no synchronisation, the reference for the thread pool's scaling."""
+    start_at = time.time() + 3.0  # after every child has started and packed its weight
+    children = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one-thread-worker", str(n), str(k),
+                                  repr(start_at)], stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return sum(float(c.communicate()[0]) for c in children)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=kernels.get_num_threads())
     ap.add_argument("--out", help="also write the Markdown here")
+    ap.add_argument("--one-thread-worker", nargs=3, metavar=("N", "K", "START_AT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.one_thread_worker:
+        n, k, start_at = args.one_thread_worker
+        one_thread_worker(int(n), int(k), float(start_at))
+        return 0
     lines = []
 
     def say(s=""):
@@ -104,32 +139,36 @@ def main(argv=None) -> int:
     say()
     say("## Sparse matmul, 90 % unstructured, 128 tokens (GFLOP/s on nonzeros)")
     say()
-    say("| layer (n x k) | threads | kernel alone | % of peak | through linear | % of peak |")
-    say("|---|---|---|---|---|---|")
+    say(f"Separate processes: the kernel alone in {args.threads} one-thread processes at once (each its own "
+        "data, nothing shared), GFLOP/s summed: what the cores give this loop without the thread pool.")
+    say()
+    say("| layer (n x k) | threads | kernel alone | % of peak | through linear | % of peak | separate processes | "
+        "kernel alone / separate |")
+    say("|---|---|---|---|---|---|---|---|")
     thread_counts = sorted({1, args.threads})
     for n, k in ((768, 3072), (3072, 768), (768, 768)):
-        w = make_weight(Case(n, k, 128, 0.1))
-        packed = kernels.pack(w, "csr")
-        flop = 2.0 * np.count_nonzero(w) * 128
-        # The kernel's own layout: 128 tokens as two [k][64] column tiles (see formats.h).
-        tiles = [_aligned_activations(k, 64) for _ in range(2)]
+        packed, flop, tiles = sparse_case(n, k)
         x = np.random.default_rng(0).standard_normal((128, k)).astype(np.float32)
         out = np.empty((128, n), np.float32)
         # Thread counts alternate round by round, so every row sees the same phases of this
         # shared machine's noise (run one after the other, the rows drifted 10-20 % apart).
         best = {(t, what): float("inf") for t in thread_counts for what in ("kernel", "linear")}
+        separate = 0.0
         for _ in range(3):
             for threads in thread_counts:
                 kernels.set_num_threads(threads)
                 for what, fn in (("kernel", lambda: [kernels.spmm(packed, b) for b in tiles]),
                                  ("linear", lambda: kernels.linear(x, packed, out=out))):
                     best[(threads, what)] = min(best[(threads, what)], median_seconds(fn, min_time=0.2, rounds=1))
+            if args.threads > 1:
+                separate = max(separate, separate_processes(n, k, args.threads))
         for threads in thread_counts:
             peak = core_peak * threads
             g_kernel = flop / best[(threads, "kernel")] / 1e9
             g_linear = flop / best[(threads, "linear")] / 1e9
+            tail = (f"{separate:.1f} | {g_kernel / separate:.2f} |" if threads > 1 and separate else " | |")
             say(f"| {n} x {k} | {threads} | {g_kernel:.1f} | {100 * g_kernel / peak:.0f} % | {g_linear:.1f} | "
-                f"{100 * g_linear / peak:.0f} % |")
+                f"{100 * g_linear / peak:.0f} % | {tail}")
     kernels.set_num_threads(args.threads)
     say()
     say(f"## Batch 1, one token ({args.threads} threads): packed-weight bytes per second")
