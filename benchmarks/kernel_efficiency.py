@@ -6,7 +6,7 @@
   core, and on every core at once (one probe per Python thread: the probe releases the GIL).
 - Sparse matmul at 90 % and 128 tokens: GFLOP/s on nonzeros, kernel alone (activations already
   channels-major, two 64-token tiles) and through ``linear`` (row-major in and out, transposes included), as a share
-  of the peak of the cores used; and the same kernel in one single-thread process per core at once
+  of the peak of the cores used; and the same kernel in one single-thread process per thread at once
   (nothing shared), the machine's own limit for the loop against which the pool's scaling is judged.
 - Batch 1, one token (GEMV): bytes of the packed weight per second, with the weight cached (one
   layer timed in a loop) and streamed from memory (copies of the layer far larger than the L3,
@@ -93,35 +93,65 @@ def sparse_case(n: int, k: int):
     return kernels.pack(w, "csr"), 2.0 * np.count_nonzero(w) * 128, [_aligned_activations(k, 64) for _ in range(2)]
 
 
-def one_thread_worker(n: int, k: int, start_at: float) -> None:
-    """Child process of ``separate_processes``: times the kernel on one thread from ``start_at``."""
+def one_thread_worker(n: int, k: int) -> None:
+    """Child process of ``separate_processes``: says "ready" once packed and warm, waits for "go" on
+    stdin, then prints its GFLOP/s on one thread."""
     kernels.set_num_threads(1)
     packed, flop, tiles = sparse_case(n, k)
     run = lambda: [kernels.spmm(packed, b) for b in tiles]  # noqa: E731
     run()
-    time.sleep(max(0.0, start_at - time.time()))
-    print(flop / median_seconds(run, min_time=0.5, rounds=1) / 1e9)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(flop / median_seconds(run, min_time=0.5, rounds=1) / 1e9, flush=True)
 
 
-def separate_processes(n: int, k: int, count: int) -> float:
+def separate_processes(n: int, k: int, count: int, timeout: float = 120.0) -> float:
     """GFLOP/s summed over ``count`` one-thread processes running the same kernel at once, each on
     its own copy of the data: what this machine's cores give the kernel with nothing shared and
-    no synchronisation, the reference for the thread pool's scaling."""
-    start_at = time.time() + 3.0  # after every child has started and packed its weight
-    children = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one-thread-worker", str(n), str(k),
-                                  repr(start_at)], stdout=subprocess.PIPE, text=True) for _ in range(count)]
-    return sum(float(c.communicate()[0]) for c in children)
+    no synchronisation, the reference for the thread pool's scaling. The children start timing
+    together (each reports ready, then all are told to go) and time the same half-second window."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--one-thread-worker", str(n), str(k)]
+    children = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    try:
+        for c in children:
+            if c.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"one-thread worker for {n} x {k} failed before timing (exit {c.wait(timeout)})")
+        for c in children:
+            c.stdin.write("go\n")
+            c.stdin.flush()
+        total = 0.0
+        for c in children:
+            out, _ = c.communicate(timeout=timeout)
+            if c.returncode != 0:
+                raise RuntimeError(f"one-thread worker for {n} x {k} exited with {c.returncode}")
+            total += float(out.strip().splitlines()[-1])
+        return total
+    finally:
+        for c in children:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+
+
+def streamed_bytes() -> int:
+    """Bytes of weight copies for the GEMV-from-memory rows: three times the L3 (96 MB if unknown)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index3/size") as f:
+            size = f.read().strip().upper()
+        l3 = int(size.rstrip("KMG")) << {"K": 10, "M": 20, "G": 30}.get(size[-1], 0)
+    except (OSError, ValueError):
+        l3 = 32 << 20
+    return 3 * l3
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=kernels.get_num_threads())
     ap.add_argument("--out", help="also write the Markdown here")
-    ap.add_argument("--one-thread-worker", nargs=3, metavar=("N", "K", "START_AT"), help=argparse.SUPPRESS)
+    ap.add_argument("--one-thread-worker", nargs=2, type=int, metavar=("N", "K"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one_thread_worker:
-        n, k, start_at = args.one_thread_worker
-        one_thread_worker(int(n), int(k), float(start_at))
+        one_thread_worker(*args.one_thread_worker)
         return 0
     lines = []
 
@@ -139,9 +169,10 @@ def main(argv=None) -> int:
     say()
     say("## Sparse matmul, 90 % unstructured, 128 tokens (GFLOP/s on nonzeros)")
     say()
-    say(f"Separate processes: the kernel alone in {args.threads} one-thread processes at once (each its own "
-        "data, nothing shared), GFLOP/s summed: what the cores give this loop without the thread pool.")
-    say()
+    if args.threads > 1:
+        say(f"Separate processes: the kernel alone in {args.threads} one-thread processes at once (each its own "
+            "data, nothing shared, not pinned), GFLOP/s summed: what the cores give this loop without the thread pool.")
+        say()
     say("| layer (n x k) | threads | kernel alone | % of peak | through linear | % of peak | separate processes | "
         "kernel alone / separate |")
     say("|---|---|---|---|---|---|---|---|")
@@ -173,8 +204,9 @@ def main(argv=None) -> int:
     say()
     say(f"## Batch 1, one token ({args.threads} threads): packed-weight bytes per second")
     say()
+    streamed = streamed_bytes()
     say("Cached: one layer called in a loop, its weight staying in the caches. From memory: copies of the "
-        "layer (over 96 MB in all, three times the L3) called in turn, as a whole model's layers are.")
+        f"layer ({streamed >> 20} MB in all, three times the L3) called in turn, as a whole model's layers are.")
     say()
     say("| layer | format | weight MB | GB/s, cached | GB/s, from memory | read bandwidth, same size (cached) | "
         "read bandwidth, 512 MB (memory) |")
@@ -183,7 +215,7 @@ def main(argv=None) -> int:
     for n, k, density, fmt in ((3072, 768, 0.1, "csr"), (768, 3072, 0.1, "csr"), (3072, 768, 1.0, "dense")):
         w = make_weight(Case(n, k, 1, density))
         packed = kernels.pack(w, fmt)
-        copies = [packed] + [kernels.pack(w, fmt) for _ in range(-(-(96 << 20) // packed.nbytes))]
+        copies = [packed] + [kernels.pack(w, fmt) for _ in range(-(-streamed // packed.nbytes))]
         x = np.random.default_rng(0).standard_normal((1, k)).astype(np.float32)
         out = np.empty((1, n), np.float32)
         cached = packed.nbytes / median_seconds(lambda: kernels.linear(x, packed, out=out)) / 1e9
@@ -192,9 +224,9 @@ def main(argv=None) -> int:
             for c in copies:
                 kernels.linear(x, c, out=out)
 
-        streamed = packed.nbytes * len(copies) / median_seconds(every_copy, min_calls=5) / 1e9
+        from_memory = packed.nbytes * len(copies) / median_seconds(every_copy, min_calls=5) / 1e9
         del copies
-        say(f"| {n} x {k} at {density:.0%} density | {fmt} | {packed.nbytes / 1e6:.2f} | {cached:.1f} | {streamed:.1f} | "
+        say(f"| {n} x {k} at {density:.0%} density | {fmt} | {packed.nbytes / 1e6:.2f} | {cached:.1f} | {from_memory:.1f} | "
             f"{read_bandwidth(packed.nbytes, args.threads):.1f} | {mem_bw:.1f} |")
     say()
     say(f"## Cost against work ({args.threads} threads, 3072 x 768, CSR kernel alone)")

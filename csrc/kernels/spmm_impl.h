@@ -303,28 +303,23 @@ inline float csr_dot(const float* val, const int32_t* col, int p, int end, const
 }
 
 // Walks a task's runs of nonzeros (rows [n0, n1) of panel 0, then of panel 1, ...) ahead of the
-// loads, prefetching each 64-byte line of values and indices once. The hardware prefetcher
-// restarts at every run, and a task's runs are short (96 rows of ~19 nonzeros, 7 KiB per array, at
-// 768 x 3072 and 90 %): with the weight coming from memory, as a whole model's does, the GEMV ran at
-// 12-15 GB/s on two cores against 30 for a plain streaming read.
+// loads, prefetching every 16 values and indices (a 64-byte line each) from each run's first
+// 16-aligned index. The hardware prefetcher restarts at every run, and a task's runs are short (96
+// rows of ~19 nonzeros, 7 KiB per array, at 768 x 3072 and 90 %): with the weight coming from
+// memory, as a whole model's does, the GEMV ran at 12-15 GB/s on two cores where a plain streaming
+// read gets 30-50 (it varies between runs on this shared machine).
 class RunPrefetcher {
  public:
   RunPrefetcher(const CsrView& a, int n0, int n1) : a_(a), n0_(n0), n1_(n1) { enter(0); }
-  void advance(int32_t count) {
+  void advance(int64_t count) {
     if (pos_ + count < end_) {  // the common case: still inside this run
       pos_ += count;
-      for (; next_ < pos_; next_ += 16) {
-        __builtin_prefetch(a_.val + next_);
-        __builtin_prefetch(a_.col + next_);
-      }
+      for (; next_ < pos_; next_ += 16) fetch(next_);
       return;
     }
     while (count > 0 && pn_ < a_.panels) {
-      const int32_t step = std::min(count, end_ - pos_);
-      for (; next_ < pos_ + step; next_ += 16) {
-        __builtin_prefetch(a_.val + next_);
-        __builtin_prefetch(a_.col + next_);
-      }
+      const int64_t step = std::min(count, end_ - pos_);
+      for (; next_ < pos_ + step; next_ += 16) fetch(next_);
       pos_ += step;
       count -= step;
       if (pos_ == end_) enter(pn_ + 1);
@@ -332,16 +327,21 @@ class RunPrefetcher {
   }
 
  private:
+  void fetch(int64_t q) const {
+    __builtin_prefetch(a_.val + q);
+    __builtin_prefetch(a_.col + q);
+  }
   void enter(int pn) {
     pn_ = pn;
     if (pn >= a_.panels) return;
     const int32_t* ptr = a_.panel_ptr + static_cast<ptrdiff_t>(pn) * (a_.n + 1);
-    pos_ = next_ = ptr[n0_];
+    pos_ = ptr[n0_];
+    next_ = pos_ & ~int64_t{15};
     end_ = ptr[n1_];
   }
   const CsrView& a_;
   int n0_, n1_, pn_ = 0;
-  int32_t pos_ = 0, end_ = 0, next_ = 0;
+  int64_t pos_ = 0, end_ = 0, next_ = 0;  // 64-bit: pos + count must not overflow near 2^31 nonzeros
 };
 
 // One column (a single token or pixel, GEMV-like): memory bound on the packed weight, so a scalar
@@ -349,8 +349,9 @@ class RunPrefetcher {
 // the weight streams in storage order. Row by row it had to interleave every panel's run (16
 // streams for K = 3072).
 // kGemvAhead nonzeros (1 KiB of values and 1 KiB of indices) ahead: about a memory latency's
-// worth at the ~10 GB/s one core streams. no-tree-vectorize: GCC 12 turned csr_dot's four sums into
-// 512-bit index loads taken apart lane by lane through the stack (4 % slower than the scalar loop).
+// worth at the ~10 GB/s one core streams. no-tree-vectorize (a GCC attribute; clang ignores it and
+// keeps the loop scalar anyway): GCC 12 turned csr_dot's four sums into 512-bit index loads taken
+// apart lane by lane through the stack, 3-7 % slower than the scalar loop.
 constexpr int32_t kGemvAhead = 256;
 
 template <class T>

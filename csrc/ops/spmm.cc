@@ -15,6 +15,9 @@ namespace {
 
 
 constexpr int64_t kMinTaskWork = 32768;   // FMAs below which splitting costs more than it gains
+// Columns a sparse problem's work is rounded up to: one AVX-512 vector (two on AVX2); it only
+// decides how many tasks a layer of few columns gets.
+constexpr int kPlanColumns = 16;
 
 int rows_of(const SpmmProblem& p) { return p.a ? p.a->rows() : p.plain.n; }
 
@@ -74,10 +77,11 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
     const int units = (n + g - 1) / g;
     // Each row also costs a fixed epilogue, counted as a few stored values.
     const int64_t total = work_before(pr, units * g) + 4LL * units * g;
-    // A sparse kernel pays a vector FMA per stored value for each 16 columns or part of them (a
-    // single column, the scalar GEMV walk, about the same): counted by columns alone, a one-token
+    // A sparse kernel's cost per stored value barely falls below kPlanColumns columns (a vector per
+    // stored value, or CSR's scalar walk for one column): counted by columns alone, a one-token
     // 768 x 768 layer at 90 % was one task on one core (BERT-base at seq 1).
-    const int64_t columns = pr.a && pr.a->format() != Format::kDense ? (pr.m + 15) / 16 * 16 : pr.m;
+    const int64_t columns =
+        pr.a && pr.a->format() != Format::kDense ? (pr.m + kPlanColumns - 1) / kPlanColumns * kPlanColumns : pr.m;
     const int64_t work = total * columns;
     // Wider or narrower tiles measured slower (6-20 %) for k = 768 and 3072 alike.
     const int tile = column_tile(pr);

@@ -49,19 +49,31 @@ def test_every_register_tile_shape(isa, fmt, pattern, density):
         assert_close(got, a.astype(np.float64) @ b + bias[:, None], f"{isa}/{fmt}/m={m}")
 
 
-@pytest.mark.parametrize("case", [Case(1000, 3000, 1, 0.1), Case(300, 2000, 1, 0.03, "empty_rows"),
-                                  Case(257, 1100, 1, 0.005), Case(64, 4000, 1, 0.002)], ids=lambda c: c.id)
-def test_one_column_csr_over_many_panels_and_tasks(isa, case):
+def _half_in_first_panel(seed):
+    """1000 x 3000 at 10 %, but rows 500-999 only within k < 192 (the first of 16 panels of 192):
+    their tasks meet an empty run in every later panel."""
+    w = make_weight(Case(1000, 3000, 1, 0.1), seed=seed)
+    w[500:, 192:] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("weight", [
+    lambda seed: make_weight(Case(1000, 3000, 1, 0.1), seed=seed),  # 16 panels, 8+ tasks
+    _half_in_first_panel,  # empty runs
+    lambda seed: make_weight(Case(300, 2000, 1, 0.03, "empty_rows"), seed=seed),  # ~18 K nonzeros: split too
+    lambda seed: make_weight(Case(257, 1100, 1, 0.005), seed=seed),  # one task, 5 panels
+], ids=["16-panels", "empty-runs", "small-layer", "one-task"])
+def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
     """The one-column CSR walk (csr_gemv) and the prefetch cursor that runs ahead of it across a
-    task's runs: k-panels of 192 / 256 (up to 21), up to 8 tasks of rows (the small layers too: a
-    one-column task is planned as 16 columns' work), rows empty in every panel (empty_rows) and whole
-    runs empty (0.5 % and 0.2 %: a task's rows in some panels hold nothing), for 1 to 5 threads; the
-    threads must agree bit for bit (one summation order per row)."""
+    task's runs: 5 to 16 k-panels, 1 to 20 tasks of rows (a small layer is split as well: a sparse
+    problem's columns are planned as 16), rows empty in every panel and tasks whose runs are empty
+    in 15 panels, for 1 to 5 threads; the threads must agree bit for bit (one summation order per row)."""
     rng = np.random.default_rng(6)
-    a = make_weight(case, seed=7)
+    a = weight(7)
+    n, k = a.shape
     packed = kernels.pack(a, "csr")
-    b = rng.standard_normal((case.k, 1)).astype(np.float32)
-    bias = rng.standard_normal(case.n).astype(np.float32)
+    b = rng.standard_normal((k, 1)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
     want = a.astype(np.float64) @ b + bias[:, None]
     before = kernels.get_num_threads()
     results = []
@@ -69,8 +81,8 @@ def test_one_column_csr_over_many_panels_and_tasks(isa, case):
         for threads in (1, 2, 3, 5):
             kernels.set_num_threads(threads)
             got = kernels.spmm(packed, b, bias)
-            assert got.shape == (case.n, 1) and got.dtype == np.float32
-            assert_close(got, want, f"{isa}/{case.id}/threads={threads}")
+            assert got.shape == (n, 1) and got.dtype == np.float32
+            assert_close(got, want, f"{isa}/threads={threads}")
             results.append(got)
     finally:
         kernels.set_num_threads(before)
