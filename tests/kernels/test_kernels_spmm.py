@@ -60,7 +60,7 @@ def _half_in_first_panel(seed):
 @pytest.mark.parametrize("weight", [
     lambda seed: make_weight(Case(1000, 3000, 1, 0.1), seed=seed),  # 16 panels, 8+ tasks
     _half_in_first_panel,  # empty runs
-    lambda seed: make_weight(Case(300, 2000, 1, 0.03, "empty_rows"), seed=seed),  # ~18 K nonzeros: split too
+    lambda seed: make_weight(Case(300, 2000, 1, 0.03, "empty_rows"), seed=seed),  # ~12 K nonzeros: split too
     lambda seed: make_weight(Case(257, 1100, 1, 0.005), seed=seed),  # one task, 5 panels
 ], ids=["16-panels", "empty-runs", "small-layer", "one-task"])
 def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
