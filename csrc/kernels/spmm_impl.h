@@ -6,6 +6,7 @@
 // activation run B[k][j..j+NV*W). The chunk of B (K x NV*W floats) is reused across the rows of a
 // call, so it stays in L1/L2 while the weights stream through once.
 #pragma once
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -292,8 +293,8 @@ void store_scalar(float* c, float v, const Epilogue& ep, int n) {
   T::store_n(c, activate<T>(T::set1(v), ep.act), 1);
 }
 
-// Nonzeros [p, end) of one row dotted with B's column: four independent sums.
-__attribute__((optimize("no-tree-vectorize")))  // see csr_gemv
+// Nonzeros [p, end) of one row dotted with B's column: four independent sums (the portable path).
+__attribute__((optimize("no-tree-vectorize")))  // see csr_panel_dots
 inline float csr_dot(const float* val, const int32_t* col, int p, int end, const float* B, ptrdiff_t ldb) {
   float s[4] = {0.f, 0.f, 0.f, 0.f};
   for (; p + 3 < end; p += 4)
@@ -302,73 +303,107 @@ inline float csr_dot(const float* val, const int32_t* col, int p, int end, const
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-// Walks a task's runs of nonzeros (rows [n0, n1) of panel 0, then of panel 1, ...) ahead of the
-// loads, prefetching every 16 values and indices (a 64-byte line each) from each run's first
-// 16-aligned index. The hardware prefetcher restarts at every run, and a task's runs are short (96
-// rows of ~19 nonzeros, 7 KiB per array, at 768 x 3072 and 90 %): with the weight coming from
-// memory, as a whole model's does, the GEMV ran at 12-15 GB/s on two cores where a plain streaming
-// read gets 30-50 (it varies between runs on this shared machine).
-class RunPrefetcher {
- public:
-  RunPrefetcher(const CsrView& a, int n0, int n1) : a_(a), n0_(n0), n1_(n1) { enter(0); }
-  void advance(int64_t count) {
-    if (pos_ + count < end_) {  // the common case: still inside this run
-      pos_ += count;
-      for (; next_ < pos_; next_ += 16) fetch(next_);
-      return;
-    }
-    while (count > 0 && pn_ < a_.panels) {
-      const int64_t step = std::min(count, end_ - pos_);
-      for (; next_ < pos_ + step; next_ += 16) fetch(next_);
-      pos_ += step;
-      count -= step;
-      if (pos_ == end_) enter(pn_ + 1);
-    }
-  }
+// Rows per block of csr_panel_dots: the block's gathered activations (~1.2 K floats at 90 % and a
+// 192-deep panel) stay in L1 between its two passes.
+constexpr int kDotRows = 64;
 
- private:
-  void fetch(int64_t q) const {
-    __builtin_prefetch(a_.val + q);
-    __builtin_prefetch(a_.col + q);
+// g[i] = x[col[i] * ldx] for i < count (LDX 1, or 0 for a runtime stride ldx). No software
+// prefetch: a task's weight is one contiguous run (spmm.cc, column_by_panels), which the hardware
+// prefetcher follows; prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers.
+template <int LDX>
+__attribute__((always_inline)) inline void gather_column(const int32_t* col, int32_t count, const float* x,
+                                                         ptrdiff_t ldx, float* g) {
+  const auto at = [&](int32_t i) { return x[static_cast<ptrdiff_t>(col[i]) * (LDX ? LDX : ldx)]; };
+  int32_t i = 0;
+  for (; i + 15 < count; i += 16) {
+#pragma GCC unroll 16
+    for (int u = 0; u < 16; ++u) g[i + u] = at(i + u);
   }
-  void enter(int pn) {
-    pn_ = pn;
-    if (pn >= a_.panels) return;
-    const int32_t* ptr = a_.panel_ptr + static_cast<ptrdiff_t>(pn) * (a_.n + 1);
-    pos_ = ptr[n0_];
-    next_ = pos_ & ~int64_t{15};
-    end_ = ptr[n1_];
-  }
-  const CsrView& a_;
-  int n0_, n1_, pn_ = 0;
-  int64_t pos_ = 0, end_ = 0, next_ = 0;  // 64-bit: pos + count must not overflow near 2^31 nonzeros
-};
+  for (; i < count; ++i) g[i] = at(i);
+}
 
-// One column (a single token or pixel, GEMV-like): memory bound on the packed weight, so a scalar
-// walk over the nonzeros, panel by panel: each panel's rows [n0, n1) are one contiguous run, so
-// the weight streams in storage order. Row by row it had to interleave every panel's run (16
-// streams for K = 3072).
-// kGemvAhead nonzeros (1 KiB of values and 1 KiB of indices) ahead: about a memory latency's
-// worth at the ~10 GB/s one core streams. no-tree-vectorize (a GCC attribute; clang ignores it and
-// keeps the loop scalar anyway): GCC 12 turned csr_dot's four sums into 512-bit index loads taken
-// apart lane by lane through the stack, 3-7 % slower than the scalar loop.
-constexpr int32_t kGemvAhead = 256;
-
+// One column (a single token or pixel, GEMV-like): the dots of rows [n0, n1) with x over panel pn
+// of a, into dots[n - n0] (added to what is there when `accumulate`). Memory bound on the packed
+// weight once the loop keeps up, so nothing in the hot loops depends on where a row ends: per
+// block of rows, first x[col] for the block's nonzeros in storage order (one long loop), then each
+// row's values times those as vectors, every row of the block taking as many vectors as its
+// longest (masked loads: the lanes past a row's end are zeros). Row by row, a scalar walk
+// mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel at 90 %): 9 GB/s of
+// weight on one core, against ~15 this way. The result depends only on the row's nonzeros, not on
+// how rows are split into tasks or blocks. no-tree-vectorize: GCC 12 turned the scalar loops into
+// 512-bit index loads taken apart lane by lane through the stack (3-7 % slower).
 template <class T>
-__attribute__((optimize("no-tree-vectorize"))) void csr_gemv(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
+__attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0, int n1,
+                                                                   const float* x, ptrdiff_t ldx, float* dots,
+                                                                   bool accumulate) {
+  const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
+  const float* const val = a.val;
+  const int32_t* const col = a.col;
+  if constexpr (T::W == 1) {
+    for (int n = n0; n < n1; ++n) {
+      const float s = csr_dot(val, col, ptr[n], ptr[n + 1], x, ldx);
+      dots[n - n0] = accumulate ? dots[n - n0] + s : s;
+    }
+    return;
+  } else {
+    thread_local Scratch gathered_buf;
+    for (int r0 = n0; r0 < n1; r0 += kDotRows) {
+      const int r1 = std::min(n1, r0 + kDotRows);
+      const int32_t base = ptr[r0], end = ptr[r1];
+      float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
+      if (ldx == 1)
+        gather_column<1>(col + base, end - base, x, 1, g);
+      else
+        gather_column<0>(col + base, end - base, x, ldx, g);
+      int longest = 0;
+      for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
+      const int vectors = (longest + T::W - 1) / T::W;
+      for (int n = r0; n < r1; ++n) {
+        const int32_t first = ptr[n];
+        const int len = ptr[n + 1] - first;
+        const float* v = val + first;
+        const float* gv = g + (first - base);
+        auto acc = T::zero();
+        for (int c = 0; c < vectors; ++c) {
+          const int lanes = std::clamp(len - c * T::W, 0, T::W);
+          acc = T::fmadd(T::load_n(v + c * T::W, lanes), T::load_n(gv + c * T::W, lanes), acc);
+        }
+        const float s = T::reduce_add(acc);
+        dots[n - n0] = accumulate ? dots[n - n0] + s : s;
+      }
+    }
+  }
+}
+
+// Sums `panels` rows of per-panel dots (row p at partial + p * ldp, indexed by output row) in panel
+// order, the order csr_gemv adds them in, and stores rows [n0, n1) of C with the epilogue.
+template <class T>
+void csr_column_sum(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C, ptrdiff_t ldc,
+                    const Epilogue& ep) {
+  int n = n0;
+  if (ldc == 1 && (!ep.residual || ep.ldr == 1)) {
+    for (; n + T::W <= n1; n += T::W) {
+      auto s = T::load(partial + n);
+      for (int p = 1; p < panels; ++p) s = T::add(s, T::load(partial + p * ldp + n));
+      if (ep.bias) s = T::add(s, T::load(ep.bias + n));
+      if (ep.residual) s = T::add(s, T::load(ep.residual + n));
+      T::store(C + n, activate<T>(s, ep.act));
+    }
+  }
+  for (; n < n1; ++n) {
+    float s = partial[n];
+    for (int p = 1; p < panels; ++p) s += partial[p * ldp + n];
+    store_scalar<T>(C + n * ldc, s, ep, n);
+  }
+}
+
+// One column over rows [n0, n1), all panels (a task of rows, or one thread's whole product).
+template <class T>
+void csr_gemv(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc,
               const Epilogue& ep) {
   thread_local Scratch sums;
   float* y = sums.floats(static_cast<size_t>(n1 - n0));
-  RunPrefetcher ahead(a, n0, n1);
-  ahead.advance(kGemvAhead);
-  for (int pn = 0; pn < a.panels; ++pn) {
-    const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
-    for (int n = n0; n < n1; ++n) {
-      ahead.advance(ptr[n + 1] - ptr[n]);
-      const float s = csr_dot(a.val, a.col, ptr[n], ptr[n + 1], B, ldb);
-      y[n - n0] = pn == 0 ? s : y[n - n0] + s;
-    }
-  }
+  for (int pn = 0; pn < a.panels; ++pn) csr_panel_dots<T>(a, pn, n0, n1, B, ldb, y, pn != 0);
   for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, y[n - n0], ep, n);
 }
 

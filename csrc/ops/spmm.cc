@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "sparse_runtime/isa.h"
 #include "sparse_runtime/scratch.h"
@@ -66,48 +68,126 @@ struct Task {
   int problem;
   int n0, n1;
   int j0, j1;
+  // A one-column CSR task (column_by_panels): weight panels [p0, p1) of rows [n0, n1), and the
+  // row chunk whose sum it counts down. p1 == 0 for every other task.
+  int p0 = 0, p1 = 0, chunk = 0;
 };
 
-void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vector<Task>& tasks) {
+// A one-column CSR product (a single token or pixel) runs by weight panel rather than by rows: each
+// task reads one contiguous run of the packed weight, whole panels of every row or one panel of a
+// chunk of rows, and writes its dots per panel; the last task of a row chunk sums the panels in
+// order (the same order as csr_gemv: results do not depend on the split) and stores the chunk. Split
+// by rows, a task read one short run per panel (7 KiB at 768 x 3072 and 90 %), which the hardware
+// prefetcher picked up too late: 8 GB/s of weight on one core against 14 in one run.
+bool column_by_panels(const SpmmProblem& p) {
+  return p.m == 1 && p.a && p.a->format() == Format::kCsr && !p.rows_out && !p.b_offsets;
+}
+
+// Where a column_by_panels problem keeps its per-panel dots ([panels][rows]) and its chunks' counters.
+struct ColumnPlan {
+  size_t partial_offset = 0;  // floats into Plan::partial
+  int first_counter = 0;
+};
+
+struct Plan {
+  std::vector<Task> tasks;
+  std::vector<ColumnPlan> columns;  // per problem
+  float* partial = nullptr;  // every column_by_panels problem's dots
+  std::unique_ptr<std::atomic<int>[]> counters;  // tasks left per row chunk
+};
+
+// Row chunk boundaries of balanced work (stored values plus a per-row epilogue): chunk c ends where
+// the work prefix crosses c/chunks of the total, on a multiple of the granule g.
+std::vector<int> row_chunks(const SpmmProblem& pr, int chunks) {
+  const int n = rows_of(pr), g = row_granule(pr);
+  const int units = (n + g - 1) / g;
+  const int64_t total = work_before(pr, units * g) + 4LL * units * g;
+  std::vector<int> ends;
+  int prev = 0;
+  for (int c = 1; c <= chunks; ++c) {
+    int next;
+    if (c == chunks) {
+      next = n;
+    } else {
+      const int64_t target = total * c / chunks;
+      int lo = prev / g, hi = units;  // first unit whose prefix reaches the target
+      while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (work_before(pr, mid * g) + 4LL * mid * g >= target)
+          hi = mid;
+        else
+          lo = mid + 1;
+      }
+      next = std::min(lo * g, n);
+    }
+    if (next <= prev) continue;
+    ends.push_back(next);
+    prev = next;
+  }
+  return ends;
+}
+
+// Tasks wanted for a problem: enough work per task to pay for its start, at most four per thread.
+int64_t wanted_tasks(const SpmmProblem& pr, int threads) {
+  const int n = rows_of(pr), g = row_granule(pr);
+  const int units = (n + g - 1) / g;
+  const int64_t total = work_before(pr, units * g) + 4LL * units * g;
+  // A sparse kernel's cost per stored value barely falls below kPlanColumns columns (a vector per
+  // stored value, or CSR's scalar walk for one column): counted by columns alone, a one-token
+  // 768 x 768 layer at 90 % was one task on one core (BERT-base at seq 1).
+  const int64_t columns =
+      pr.a && pr.a->format() != Format::kDense ? (pr.m + kPlanColumns - 1) / kPlanColumns * kPlanColumns : pr.m;
+  return std::max<int64_t>(1, std::min<int64_t>(total * columns / kMinTaskWork, 4LL * threads));
+}
+
+// column_by_panels tasks: with at least as many panels as tasks wanted, groups of whole panels
+// (every row); otherwise each panel split into the same row chunks. Panel-major order, so a
+// thread's share of the tasks (ThreadPool) is one stretch of the weight.
+void plan_column(const SpmmProblem& pr, int p, int threads, Plan& plan, size_t& partial_floats,
+                 std::vector<int>& chunk_tasks) {
+  const CsrView& a = pr.a->csr();
+  const int64_t want = wanted_tasks(pr, threads);
+  ColumnPlan& cp = plan.columns[static_cast<size_t>(p)];
+  cp.first_counter = static_cast<int>(chunk_tasks.size());
+  cp.partial_offset = partial_floats;
+  partial_floats += static_cast<size_t>(a.panels) * a.n;
+  if (want <= a.panels) {
+    const int groups = static_cast<int>(want);
+    for (int i = 0; i < groups; ++i)
+      plan.tasks.push_back({p, 0, a.n, 0, 1, a.panels * i / groups, a.panels * (i + 1) / groups, 0});
+    chunk_tasks.push_back(groups);
+    return;
+  }
+  const std::vector<int> ends = row_chunks(pr, static_cast<int>((want + a.panels - 1) / a.panels));
+  for (int pn = 0; pn < a.panels; ++pn)
+    for (size_t c = 0, n0 = 0; c < ends.size(); n0 = ends[c++])
+      plan.tasks.push_back({p, static_cast<int>(n0), ends[c], 0, 1, pn, pn + 1, static_cast<int>(c)});
+  for (size_t c = 0; c < ends.size(); ++c) chunk_tasks.push_back(a.panels);
+}
+
+void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, Plan& plan) {
+  std::vector<Task>& tasks = plan.tasks;
+  plan.columns.assign(problems.size(), ColumnPlan{});
+  size_t partial_floats = 0;
+  std::vector<int> chunk_tasks;
   for (int p = 0; p < static_cast<int>(problems.size()); ++p) {
     const SpmmProblem& pr = problems[p];
     const int n = rows_of(pr);
     if (n == 0 || pr.m == 0) continue;
+    if (column_by_panels(pr)) {
+      plan_column(pr, p, threads, plan, partial_floats, chunk_tasks);
+      continue;
+    }
     const int g = row_granule(pr);
     const int units = (n + g - 1) / g;
-    // Each row also costs a fixed epilogue, counted as a few stored values.
-    const int64_t total = work_before(pr, units * g) + 4LL * units * g;
-    // A sparse kernel's cost per stored value barely falls below kPlanColumns columns (a vector per
-    // stored value, or CSR's scalar walk for one column): counted by columns alone, a one-token
-    // 768 x 768 layer at 90 % was one task on one core (BERT-base at seq 1).
-    const int64_t columns =
-        pr.a && pr.a->format() != Format::kDense ? (pr.m + kPlanColumns - 1) / kPlanColumns * kPlanColumns : pr.m;
-    const int64_t work = total * columns;
     // Wider or narrower tiles measured slower (6-20 %) for k = 768 and 3072 alike.
     const int tile = column_tile(pr);
     const int col_tiles = (pr.m + tile - 1) / tile;
-    const int64_t want = std::max<int64_t>(1, std::min<int64_t>(work / kMinTaskWork, 4LL * threads));
+    const int64_t want = wanted_tasks(pr, threads);
     const int chunks = static_cast<int>(std::min<int64_t>(units, (want + col_tiles - 1) / col_tiles));
-    // Chunk boundaries where the work prefix crosses c/chunks of the total.
     const size_t first_task = tasks.size();
     int prev = 0;
-    for (int c = 1; c <= chunks; ++c) {
-      int next;
-      if (c == chunks) {
-        next = n;
-      } else {
-        const int64_t target = total * c / chunks;
-        int lo = prev / g, hi = units;  // first unit whose prefix reaches the target
-        while (lo < hi) {
-          const int mid = (lo + hi) / 2;
-          if (work_before(pr, mid * g) + 4LL * mid * g >= target)
-            hi = mid;
-          else
-            lo = mid + 1;
-        }
-        next = std::min(lo * g, n);
-      }
-      if (next <= prev) continue;
+    for (const int next : row_chunks(pr, chunks)) {
       for (int t = 0; t < col_tiles; ++t)
         tasks.push_back({p, prev, next, t * tile, std::min(pr.m, (t + 1) * tile)});
       prev = next;
@@ -117,6 +197,26 @@ void plan_tasks(const std::vector<SpmmProblem>& problems, int threads, std::vect
     if (sparse_shifted(pr))
       std::stable_sort(tasks.begin() + first_task, tasks.end(), [](const Task& a, const Task& b) { return a.j0 < b.j0; });
   }
+  if (chunk_tasks.empty()) return;
+  // The calling thread's scratch: the workers only write into it while spmm waits for them.
+  thread_local Scratch partial_buf;
+  plan.partial = partial_buf.floats(partial_floats);
+  plan.counters.reset(new std::atomic<int>[chunk_tasks.size()]);
+  for (size_t c = 0; c < chunk_tasks.size(); ++c) plan.counters[c].store(chunk_tasks[c], std::memory_order_relaxed);
+}
+
+// A column_by_panels task: its panels' dots, then, if it is its row chunk's last, the chunk's sums.
+void run_column_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t, Act act, const Plan& plan) {
+  const CsrView& a = pr.a->csr();
+  const ColumnPlan& cp = plan.columns[static_cast<size_t>(t.problem)];
+  float* const partial = plan.partial + cp.partial_offset;
+  for (int pn = t.p0; pn < t.p1; ++pn)
+    kt.csr_panel_dots(a, pn, t.n0, t.n1, pr.B, pr.ldb, partial + static_cast<ptrdiff_t>(pn) * a.n + t.n0, false);
+  // acq_rel: the last task sees every other task's dots of the chunk.
+  if (plan.counters[static_cast<size_t>(cp.first_counter + t.chunk)].fetch_sub(1, std::memory_order_acq_rel) != 1)
+    return;
+  const Epilogue ep{pr.bias, act, pr.residual, pr.ldr};
+  kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, pr.C, pr.ldc, ep);
 }
 
 // Rows [n0, n1) of the product of pr's A and B (row stride ldb) over m columns into C (row stride ldc).
@@ -229,11 +329,12 @@ std::atomic<uint64_t> spmm_calls{0};
 void spmm(const std::vector<SpmmProblem>& problems, Act act) {
   ThreadPool& pool = ThreadPool::instance();
   const KernelTable& kt = active_kernels();
-  std::vector<Task> tasks;
-  plan_tasks(problems, pool.num_threads(), tasks);
+  Plan plan;
+  plan_tasks(problems, pool.num_threads(), plan);
   const uint64_t call = ++spmm_calls;
-  pool.parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t i) {
-    const Task& t = tasks[static_cast<size_t>(i)];
+  pool.parallel_for(static_cast<int64_t>(plan.tasks.size()), [&](int64_t i) {
+    const Task& t = plan.tasks[static_cast<size_t>(i)];
+    if (t.p1 > 0) return run_column_task(kt, problems[t.problem], t, act, plan);
     run_task(kt, problems[t.problem], t, act, call);
   });
 }

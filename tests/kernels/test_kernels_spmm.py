@@ -62,12 +62,19 @@ def _half_in_first_panel(seed):
     _half_in_first_panel,  # empty runs
     lambda seed: make_weight(Case(300, 2000, 1, 0.03, "empty_rows"), seed=seed),  # ~12 K nonzeros: split too
     lambda seed: make_weight(Case(257, 1100, 1, 0.005), seed=seed),  # one task, 5 panels
-], ids=["16-panels", "empty-runs", "small-layer", "one-task"])
+    lambda seed: make_weight(Case(3000, 700, 1, 0.1), seed=seed),  # 4 panels: each split by rows
+    lambda seed: make_weight(Case(90, 800, 1, 0.35), seed=seed),  # 64-deep panels, rows over 16 nonzeros
+    lambda seed: make_weight(Case(41, 1000, 1, 0.6), seed=seed),  # ~38 per row and panel: 3 vectors
+    lambda seed: make_weight(Case(13, 250, 1, 0.1), seed=seed),  # one panel, fewer rows than a vector
+], ids=["16-panels", "empty-runs", "small-layer", "one-task", "rows-split", "64-deep", "dense-rows",
+        "one-panel"])
 def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
-    """The one-column CSR walk (csr_gemv) and the prefetch cursor that runs ahead of it across a
-    task's runs: 5 to 16 k-panels, 1 to 20 tasks of rows (a small layer is split as well: a sparse
-    problem's columns are planned as 16), rows empty in every panel and tasks whose runs are empty
-    in 15 panels, for 1 to 5 threads; the threads must agree bit for bit (one summation order per row)."""
+    """One column of CSR (a single token): tasks by weight panel (spmm.cc, column_by_panels), whole
+    panels or one panel's row chunk each, whose last task per chunk sums the panels; per block of
+    rows, the gathered activations and each row's masked vectors (csr_panel_dots). Covered: 1 to 16
+    k-panels, rows empty in every panel and whole panels empty for half the rows, rows longer than
+    one and two vectors, fewer rows than a vector, 1 to 5 threads; the threads agree bit for bit (one
+    summation order per row), and with the row-split walk that a 65th column takes (csr_gemv)."""
     rng = np.random.default_rng(6)
     a = weight(7)
     n, k = a.shape
@@ -84,10 +91,31 @@ def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
             assert got.shape == (n, 1) and got.dtype == np.float32
             assert_close(got, want, f"{isa}/threads={threads}")
             results.append(got)
+        wide = np.concatenate([rng.standard_normal((k, 64)).astype(np.float32), b], axis=1)
+        results.append(kernels.spmm(packed, wide, bias)[:, 64:])
     finally:
         kernels.set_num_threads(before)
     for got in results[1:]:
         np.testing.assert_array_equal(got, results[0])
+
+
+@pytest.mark.parametrize("act", ["none", "relu", "gelu_erf", "gelu_tanh"])
+@pytest.mark.parametrize("n", [5, 16, 777])
+def test_one_token_linear_epilogue(isa, act, n):
+    """A single token through linear (the one-column CSR path): bias, residual and activation applied
+    by the sum of each row chunk, vector lanes and the scalar rest (n = 5, 16, 777), into out=."""
+    rng = np.random.default_rng(9)
+    w = make_weight(Case(n, 900, 1, 0.1), seed=10)  # packed as [N, K]
+    x = rng.standard_normal((1, 900)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    r = rng.standard_normal((1, n)).astype(np.float32)
+    packed = kernels.pack(w, "csr")
+    plain = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+    assert_close(kernels.linear(x, packed, bias, act), activate(plain, act), f"{isa}/{act}/n={n}")
+    out = np.full((1, n), np.nan, np.float32)
+    got = kernels.linear(x, packed, bias, act, out=out, residual=r)
+    assert got is out and got.dtype == np.float32
+    assert_close(out, activate(plain + r, act), f"{isa}/{act}/n={n} residual")
 
 
 @pytest.mark.parametrize("act", ["relu", "gelu_erf", "gelu_tanh"])

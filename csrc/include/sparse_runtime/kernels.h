@@ -13,6 +13,15 @@ namespace sr {
 
 using CsrFn = void (*)(const CsrView&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
                        ptrdiff_t ldc, int m, const Epilogue&);
+// One column of a CSR product, split by weight panel (a task's contiguous run of the packed
+// weight): dots[n - n0] = sum over panel pn's nonzeros of row n of val * x[col * ldx], for rows
+// [n0, n1); added to what dots holds when accumulate.
+using CsrPanelDotsFn = void (*)(const CsrView&, int pn, int n0, int n1, const float* x, ptrdiff_t ldx, float* dots,
+                                bool accumulate);
+// Then rows [n0, n1) of C (row stride ldc) = epilogue of the panels' dots summed in panel order
+// (panel p's at partial[p * ldp + n]).
+using CsrColumnSumFn = void (*)(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C,
+                                ptrdiff_t ldc, const Epilogue&);
 using Bsr4x1Fn = void (*)(const Bsr4x1View&, int n0, int n1, const float* B, ptrdiff_t ldb,
                           float* C, ptrdiff_t ldc, int m, const Epilogue&);
 using Bsr1x4Fn = void (*)(const Bsr1x4View&, int n0, int n1, const float* B, ptrdiff_t ldb,
@@ -82,6 +91,8 @@ using MaxColumnsFn = void (*)(const float* row, float* out, int out_w, int kerne
 struct KernelTable {
   const char* isa;
   CsrFn csr;
+  CsrPanelDotsFn csr_panel_dots;
+  CsrColumnSumFn csr_column_sum;
   Bsr4x1Fn bsr4x1;
   Bsr1x4Fn bsr1x4;
   Nm24Fn nm24;
