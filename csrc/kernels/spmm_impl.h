@@ -307,19 +307,17 @@ inline float csr_dot(const float* val, const int32_t* col, int p, int end, const
 // 192-deep panel) stay in L1 between its two passes.
 constexpr int kDotRows = 64;
 
-// g[i] = x[col[i] * ldx] for i < count (LDX 1, or 0 for a runtime stride ldx). No software
-// prefetch: a task's weight is one contiguous run (spmm.cc, column_by_panels), which the hardware
-// prefetcher follows; prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers.
-template <int LDX>
-__attribute__((always_inline)) inline void gather_column(const int32_t* col, int32_t count, const float* x,
-                                                         ptrdiff_t ldx, float* g) {
-  const auto at = [&](int32_t i) { return x[static_cast<ptrdiff_t>(col[i]) * (LDX ? LDX : ldx)]; };
+// g[i] = x[col[i] - k0] for i < count. No software prefetch: a task's weight is one contiguous run
+// (spmm.cc, column_by_panels), which the hardware prefetcher follows; prefetching 2 K nonzeros
+// ahead measured 0.87x on BERT-base's 48 layers.
+__attribute__((always_inline)) inline void gather_column(const int32_t* col, int32_t count, const float* x, int k0,
+                                                         float* g) {
   int32_t i = 0;
   for (; i + 15 < count; i += 16) {
 #pragma GCC unroll 16
-    for (int u = 0; u < 16; ++u) g[i + u] = at(i + u);
+    for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u] - k0];
   }
-  for (; i < count; ++i) g[i] = at(i);
+  for (; i < count; ++i) g[i] = x[col[i] - k0];
 }
 
 // One column (a single token or pixel, GEMV-like): the dots of rows [n0, n1) with x over panel pn
@@ -346,15 +344,23 @@ __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView
     }
     return;
   } else {
+    // The panel's slice of x, k in [k0, k0 + kblock): read in place when contiguous; a column of
+    // token tiles (ldx = 64 floats) is copied first, or every nonzero's load would be its own
+    // cache line from a column spanning 0.2-0.8 MB (k = 768-3072).
+    const int k0 = pn * a.kblock, kn = std::min(a.k, k0 + a.kblock) - k0;
+    const float* xs = x + k0;
+    if (ldx != 1) {
+      thread_local Scratch slice_buf;
+      float* slice = slice_buf.floats(static_cast<size_t>(kn));
+      for (int i = 0; i < kn; ++i) slice[i] = x[static_cast<ptrdiff_t>(k0 + i) * ldx];
+      xs = slice;
+    }
     thread_local Scratch gathered_buf;
     for (int r0 = n0; r0 < n1; r0 += kDotRows) {
       const int r1 = std::min(n1, r0 + kDotRows);
       const int32_t base = ptr[r0], end = ptr[r1];
       float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
-      if (ldx == 1)
-        gather_column<1>(col + base, end - base, x, 1, g);
-      else
-        gather_column<0>(col + base, end - base, x, ldx, g);
+      gather_column(col + base, end - base, xs, k0, g);
       int longest = 0;
       for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
       const int vectors = (longest + T::W - 1) / T::W;

@@ -79,8 +79,9 @@ struct Task {
 // order (the same order as csr_gemv: results do not depend on the split) and stores the chunk. Split
 // by rows, a task read one short run per panel (7 KiB at 768 x 3072 and 90 %), which the hardware
 // prefetcher picked up too late: 8 GB/s of weight on one core against 14 in one run.
+// A row-major output (rows_out) of one column is one contiguous row, and so is its residual.
 bool column_by_panels(const SpmmProblem& p) {
-  return p.m == 1 && p.a && p.a->format() == Format::kCsr && !p.rows_out && !p.b_offsets;
+  return p.m == 1 && p.a && p.a->format() == Format::kCsr && !p.b_offsets;
 }
 
 // Where a column_by_panels problem keeps its per-panel dots ([panels][rows]) and its chunks' counters.
@@ -215,8 +216,9 @@ void run_column_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t
   // acq_rel: the last task sees every other task's dots of the chunk.
   if (plan.counters[static_cast<size_t>(cp.first_counter + t.chunk)].fetch_sub(1, std::memory_order_acq_rel) != 1)
     return;
-  const Epilogue ep{pr.bias, act, pr.residual, pr.ldr};
-  kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, pr.C, pr.ldc, ep);
+  if (pr.rows_out) return kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, pr.rows_out, 1,
+                                            Epilogue{pr.bias, act, pr.residual, 1});
+  kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, pr.C, pr.ldc, Epilogue{pr.bias, act, pr.residual, pr.ldr});
 }
 
 // Rows [n0, n1) of the product of pr's A and B (row stride ldb) over m columns into C (row stride ldc).

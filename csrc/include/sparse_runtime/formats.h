@@ -42,6 +42,7 @@ struct Epilogue {
 struct CsrView {
   int n, k;
   int panels;  // ceil(k / kblock)
+  int kblock;  // k per panel (all but the last)
   const int32_t* panel_ptr;  // panels * (n + 1)
   const int32_t* col;
   const float* val;

@@ -27,7 +27,7 @@ class PackedMatrix {
   int64_t bytes() const;
   void to_dense(float* out) const;
 
-  CsrView csr() const { return {n_, k_, panels_, panel_ptr_.data(), col_.data(), val_.data()}; }
+  CsrView csr() const { return {n_, k_, panels_, kblock_, panel_ptr_.data(), col_.data(), val_.data()}; }
   // CSR only: k per panel (see formats.h, item 4) and the nonzeros back in plain row order.
   int kblock() const { return kblock_; }
   void csr_row_order(std::vector<int32_t>& col, std::vector<float>& val) const;
