@@ -9,9 +9,10 @@
   of the peak of the cores used; and the same kernel in one single-thread process per thread at once
   (nothing shared), the machine's own limit for the loop against which the pool's scaling is judged.
 - Batch 1, one token (GEMV): bytes of the packed weight per second, with the weight cached (one
-  layer timed in a loop) and streamed from memory (copies of the layer far larger than the L3,
-  called in turn: where a whole model's weights come from), next to the read bandwidth of a buffer
-  of the same size (cache-resident) and of one far larger than the caches.
+  layer timed in a loop) and streamed from memory (layers of that shape, each its own pattern, far
+  larger than the L3 together, called in turn: where a whole model's weights come from), next to
+  the read bandwidth of a buffer of the same size (cache-resident) and of one far larger than the
+  caches; and BERT-base's 48 encoder linears one token each, in turn.
 - Cost against work: sparse-layer time from 50 % to 95 % sparsity relative to density, and
   throughput against batch size.
 
@@ -149,6 +150,22 @@ def streamed_bytes() -> int:
     return 3 * l3
 
 
+def bert_one_token() -> tuple:
+    """Seconds (median) and packed bytes of BERT-base's 12 x (QKV 2304 x 768, output 768 x 768, FFN
+    3072 x 768 and 768 x 3072) linears at 90 %, one token through each in turn."""
+    layers = []
+    for i, (n, k) in enumerate([(2304, 768), (768, 768), (3072, 768), (768, 3072)] * 12):
+        layers.append((kernels.pack(make_weight(Case(n, k, 1, 0.1), seed=100 + i), "csr"),
+                       np.random.default_rng(i).standard_normal((1, k)).astype(np.float32),
+                       np.empty((1, n), np.float32)))
+
+    def every_layer():
+        for packed, x, out in layers:
+            kernels.linear(x, packed, out=out)
+
+    return median_seconds(every_layer, min_calls=10), sum(p.nbytes for p, _, _ in layers)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=kernels.get_num_threads())
@@ -222,8 +239,8 @@ def main(argv=None) -> int:
         w = make_weight(Case(n, k, 1, density))
         packed = kernels.pack(w, fmt)
         # Each copy its own pattern, as a model's layers have: copies of one pattern let the branch
-        # predictor learn a row-by-row walk's row ends and flattered it (25 GB/s against 15 on
-        # distinct layers, session 12).
+        # predictor learn a row-by-row walk's row ends and flattered it (15-19 GB/s against 11-13
+        # with distinct patterns in one run, session 12).
         copies = [packed] + [kernels.pack(make_weight(Case(n, k, 1, density), seed=1 + i), fmt)
                              for i in range(-(-streamed // packed.nbytes))]
         x = np.random.default_rng(0).standard_normal((1, k)).astype(np.float32)
@@ -238,6 +255,11 @@ def main(argv=None) -> int:
         del copies
         say(f"| {n} x {k} at {density:.0%} density | {fmt} | {packed.nbytes / 1e6:.2f} | {cached:.1f} | {from_memory:.1f} | "
             f"{read_bandwidth(packed.nbytes, args.threads):.1f} | {mem_bw:.1f} |")
+    say()
+    seconds, nbytes = bert_one_token()
+    say(f"A whole model's worth: BERT-base's 48 encoder linears (90 %, CSR, each its own pattern, "
+        f"{nbytes / 1e6:.0f} MB) one token each, in turn: {seconds * 1e3:.2f} ms, "
+        f"{nbytes / seconds / 1e9:.1f} GB/s of packed weight.")
     say()
     say(f"## Cost against work ({args.threads} threads, 3072 x 768, CSR kernel alone)")
     say()
