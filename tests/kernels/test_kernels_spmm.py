@@ -63,9 +63,9 @@ def _half_in_first_panel(seed):
     lambda seed: make_weight(Case(300, 2000, 1, 0.03, "empty_rows"), seed=seed),  # ~12 K nonzeros: split too
     lambda seed: make_weight(Case(257, 1100, 1, 0.005), seed=seed),  # one task, 5 panels
     lambda seed: make_weight(Case(3000, 700, 1, 0.1), seed=seed),  # 4 panels: each split by rows
-    lambda seed: make_weight(Case(90, 800, 1, 0.35), seed=seed),  # 64-deep panels, rows over 16 nonzeros
+    lambda seed: make_weight(Case(90, 800, 1, 0.4), seed=seed),  # 64-deep panels, ~26 per row and panel
     lambda seed: make_weight(Case(41, 1000, 1, 0.6), seed=seed),  # ~38 per row and panel: 3 vectors
-    lambda seed: make_weight(Case(13, 250, 1, 0.1), seed=seed),  # one panel, fewer rows than a vector
+    lambda seed: make_weight(Case(13, 250, 1, 0.1), seed=seed),  # one panel, 13 rows (AVX-512: under a vector)
 ], ids=["16-panels", "empty-runs", "small-layer", "one-task", "rows-split", "64-deep", "dense-rows",
         "one-panel"])
 def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
@@ -99,11 +99,22 @@ def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
         np.testing.assert_array_equal(got, results[0])
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("act", ["none", "relu", "gelu_erf", "gelu_tanh"])
 @pytest.mark.parametrize("n", [5, 16, 777])
-def test_one_token_linear_epilogue(isa, act, n):
+def test_one_token_linear_epilogue(isa, act, n, threads):
     """A single token through linear (the one-column CSR path): bias, residual and activation applied
-    by the sum of each row chunk, vector lanes and the scalar rest (n = 5, 16, 777), into out=."""
+    by the sum of each row chunk (one chunk; at n = 777 and 3 threads three, as its 5 panels are fewer
+    than the 12 tasks wanted), vector lanes and the scalar rest (n = 5, 16, 777), into out=."""
+    before = kernels.get_num_threads()
+    kernels.set_num_threads(threads)
+    try:
+        _one_token_linear_epilogue(isa, act, n)
+    finally:
+        kernels.set_num_threads(before)
+
+
+def _one_token_linear_epilogue(isa, act, n):
     rng = np.random.default_rng(9)
     w = make_weight(Case(n, 900, 1, 0.1), seed=10)  # packed as [N, K]
     x = rng.standard_normal((1, 900)).astype(np.float32)
