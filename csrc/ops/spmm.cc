@@ -79,7 +79,6 @@ struct Task {
 // order (the same order as csr_gemv: results do not depend on the split) and stores the chunk. Split
 // by rows, a task read one short run per panel (7 KiB at 768 x 3072 and 90 %), which the hardware
 // prefetcher picked up too late: 8 GB/s of weight on one core against 14 in one run.
-// A row-major output (rows_out) of one column is one contiguous row, and so is its residual.
 bool column_by_panels(const SpmmProblem& p) {
   return p.m == 1 && p.a && p.a->format() == Format::kCsr && !p.b_offsets;
 }
@@ -97,12 +96,19 @@ struct Plan {
   std::unique_ptr<std::atomic<int>[]> counters;  // tasks left per row chunk
 };
 
+// Stored values of the whole problem plus a fixed epilogue per row, counted as a few stored values.
+int64_t total_work(const SpmmProblem& pr) {
+  const int g = row_granule(pr);
+  const int units = (rows_of(pr) + g - 1) / g;
+  return work_before(pr, units * g) + 4LL * units * g;
+}
+
 // Row chunk boundaries of balanced work (stored values plus a per-row epilogue): chunk c ends where
 // the work prefix crosses c/chunks of the total, on a multiple of the granule g.
 std::vector<int> row_chunks(const SpmmProblem& pr, int chunks) {
   const int n = rows_of(pr), g = row_granule(pr);
   const int units = (n + g - 1) / g;
-  const int64_t total = work_before(pr, units * g) + 4LL * units * g;
+  const int64_t total = total_work(pr);
   std::vector<int> ends;
   int prev = 0;
   for (int c = 1; c <= chunks; ++c) {
@@ -130,9 +136,7 @@ std::vector<int> row_chunks(const SpmmProblem& pr, int chunks) {
 
 // Tasks wanted for a problem: enough work per task to pay for its start, at most four per thread.
 int64_t wanted_tasks(const SpmmProblem& pr, int threads) {
-  const int n = rows_of(pr), g = row_granule(pr);
-  const int units = (n + g - 1) / g;
-  const int64_t total = work_before(pr, units * g) + 4LL * units * g;
+  const int64_t total = total_work(pr);
   // A sparse kernel's cost per stored value barely falls below kPlanColumns columns (a vector per
   // stored value, or CSR's scalar walk for one column): counted by columns alone, a one-token
   // 768 x 768 layer at 90 % was one task on one core (BERT-base at seq 1).
@@ -216,9 +220,10 @@ void run_column_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t
   // acq_rel: the last task sees every other task's dots of the chunk.
   if (plan.counters[static_cast<size_t>(cp.first_counter + t.chunk)].fetch_sub(1, std::memory_order_acq_rel) != 1)
     return;
-  if (pr.rows_out) return kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, pr.rows_out, 1,
-                                            Epilogue{pr.bias, act, pr.residual, 1});
-  kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, pr.C, pr.ldc, Epilogue{pr.bias, act, pr.residual, pr.ldr});
+  // A row-major output (rows_out) of one column is one contiguous row, and so is its residual.
+  float* const out = pr.rows_out ? pr.rows_out : pr.C;
+  const ptrdiff_t ldo = pr.rows_out ? 1 : pr.ldc, ldr = pr.rows_out ? 1 : pr.ldr;
+  kt.csr_column_sum(partial, a.n, a.panels, t.n0, t.n1, out, ldo, Epilogue{pr.bias, act, pr.residual, ldr});
 }
 
 // Rows [n0, n1) of the product of pr's A and B (row stride ldb) over m columns into C (row stride ldc).

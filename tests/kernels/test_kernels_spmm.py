@@ -106,15 +106,6 @@ def test_one_token_linear_epilogue(isa, act, n, threads):
     """A single token through linear (the one-column CSR path): bias, residual and activation applied
     by the sum of each row chunk (one chunk; at n = 777 and 3 threads three, as its 5 panels are fewer
     than the 12 tasks wanted), vector lanes and the scalar rest (n = 5, 16, 777), into out=."""
-    before = kernels.get_num_threads()
-    kernels.set_num_threads(threads)
-    try:
-        _one_token_linear_epilogue(isa, act, n)
-    finally:
-        kernels.set_num_threads(before)
-
-
-def _one_token_linear_epilogue(isa, act, n):
     rng = np.random.default_rng(9)
     w = make_weight(Case(n, 900, 1, 0.1), seed=10)  # packed as [N, K]
     x = rng.standard_normal((1, 900)).astype(np.float32)
@@ -122,9 +113,14 @@ def _one_token_linear_epilogue(isa, act, n):
     r = rng.standard_normal((1, n)).astype(np.float32)
     packed = kernels.pack(w, "csr")
     plain = x.astype(np.float64) @ w.T.astype(np.float64) + bias
-    assert_close(kernels.linear(x, packed, bias, act), activate(plain, act), f"{isa}/{act}/n={n}")
     out = np.full((1, n), np.nan, np.float32)
-    got = kernels.linear(x, packed, bias, act, out=out, residual=r)
+    before = kernels.get_num_threads()
+    try:
+        kernels.set_num_threads(threads)
+        assert_close(kernels.linear(x, packed, bias, act), activate(plain, act), f"{isa}/{act}/n={n}")
+        got = kernels.linear(x, packed, bias, act, out=out, residual=r)
+    finally:
+        kernels.set_num_threads(before)
     assert got is out and got.dtype == np.float32
     assert_close(out, activate(plain + r, act), f"{isa}/{act}/n={n} residual")
 
