@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sparse_runtime/formats.h"
 #include "sparse_runtime/kernels.h"
@@ -307,17 +308,75 @@ inline float csr_dot(const float* val, const int32_t* col, int p, int end, const
 // 192-deep panel) stay in L1 between its two passes.
 constexpr int kDotRows = 64;
 
-// g[i] = x[col[i] - k0] for i < count. No software prefetch: a task's weight is one contiguous run
-// (spmm.cc, column_by_panels), which the hardware prefetcher follows; prefetching 2 K nonzeros
-// ahead measured 0.87x on BERT-base's 48 layers.
+// g[i] = x[col[i] - k0] for i < count: with S > 0 from a table of 32 * S floats in registers
+// (T::table_gather), else one scalar load and store each. No software prefetch: a task's weight is
+// one contiguous run (spmm.cc, column_by_panels), which the hardware prefetcher follows;
+// prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers.
+template <class T, int S>
 __attribute__((always_inline)) inline void gather_column(const int32_t* col, int32_t count, const float* x, int k0,
                                                          float* g) {
-  int32_t i = 0;
-  for (; i + 15 < count; i += 16) {
+  if constexpr (S > 0) {
+    T::template table_gather<S>(x, col, count, k0, g);
+  } else {
+    int32_t i = 0;
+    for (; i + 15 < count; i += 16) {
 #pragma GCC unroll 16
-    for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u] - k0];
+      for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u] - k0];
+    }
+    for (; i < count; ++i) g[i] = x[col[i] - k0];
   }
-  for (; i < count; ++i) g[i] = x[col[i] - k0];
+}
+
+// Pass 2 of a block: rows [r0, r1) into dots[n - r0], each row's values times its gathered activations g (the
+// block's nonzeros from `base` on) as `vectors` masked vectors, VECTORS of them when fixed at
+// compile time (0: the run-time count). Fixed counts unroll the row's loop: 1.07x on the whole walk.
+template <class T, int VECTORS>
+__attribute__((always_inline)) inline void block_row_dots(const int32_t* ptr, int r0, int r1, const float* val,
+                                                          const float* g, int32_t base, int vectors, float* dots,
+                                                          bool accumulate) {
+  const int count = VECTORS > 0 ? VECTORS : vectors;
+  for (int n = r0; n < r1; ++n) {
+    const int32_t first = ptr[n];
+    const int len = ptr[n + 1] - first;
+    const float* v = val + first;
+    const float* gv = g + (first - base);
+    auto acc = T::zero();
+#pragma GCC unroll 4
+    for (int c = 0; c < count; ++c) {
+      const int lanes = std::clamp(len - c * T::W, 0, T::W);
+      acc = T::fmadd(T::load_n(v + c * T::W, lanes), T::load_n(gv + c * T::W, lanes), acc);
+    }
+    const float s = T::reduce_add(acc);
+    dots[n - r0] = accumulate ? dots[n - r0] + s : s;
+  }
+}
+
+// csr_panel_dots' two passes over blocks of kDotRows rows, x the panel's slice (index col - k0),
+// held as a register table of S segments when S > 0.
+template <class T, int S>
+__attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const int32_t* ptr, const float* val,
+                                                                         const int32_t* col, int n0, int n1,
+                                                                         const float* xs, int k0, float* dots,
+                                                                         bool accumulate) {
+  thread_local Scratch gathered_buf;
+  for (int r0 = n0; r0 < n1; r0 += kDotRows) {
+    const int r1 = std::min(n1, r0 + kDotRows);
+    const int32_t base = ptr[r0], end = ptr[r1];
+    float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
+    gather_column<T, S>(col + base, end - base, xs, k0, g);
+    int longest = 0;
+    for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
+    const int vectors = (longest + T::W - 1) / T::W;
+    const auto rows = [&](auto fixed) {
+      block_row_dots<T, decltype(fixed)::value>(ptr, r0, r1, val, g, base, vectors, dots + (r0 - n0), accumulate);
+    };
+    switch (vectors) {  // 1-3 cover rows of up to 48 nonzeros per panel: 90 % at kblock 192-256
+      case 1: rows(std::integral_constant<int, 1>{}); break;
+      case 2: rows(std::integral_constant<int, 2>{}); break;
+      case 3: rows(std::integral_constant<int, 3>{}); break;
+      default: rows(std::integral_constant<int, 0>{}); break;
+    }
+  }
 }
 
 // One column (a single token or pixel, GEMV-like): the dots of rows [n0, n1) with x over panel pn
@@ -327,8 +386,9 @@ __attribute__((always_inline)) inline void gather_column(const int32_t* col, int
 // row's values times those as vectors, every row of the block taking as many vectors as its
 // longest (masked loads: the lanes past a row's end are zeros). Row by row, a scalar walk
 // mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel at 90 %): 9 GB/s of
-// weight on one core, against ~15 this way. The result depends only on the row's nonzeros, not on
-// how rows are split into tasks or blocks. no-tree-vectorize: GCC 12 turned the scalar loops into
+// weight on one core, against ~15 this way, and ~23 with the register-table gather (AVX-512, panels
+// up to 256 deep). The result depends only on the row's nonzeros, not on how rows are split into
+// tasks or blocks, nor on which gather ran. no-tree-vectorize: GCC 12 turned the scalar loops into
 // 512-bit index loads taken apart lane by lane through the stack (3-7 % slower).
 template <class T>
 __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0, int n1,
@@ -344,40 +404,34 @@ __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView
     }
     return;
   } else {
-    // The panel's slice of x, k in [k0, k0 + kblock): read in place when contiguous; a column of
-    // token tiles (ldx = 64 floats) is copied first, or every nonzero's load would be its own
-    // cache line from a column spanning 0.2-0.8 MB (k = 768-3072).
+    // The panel's slice of x, k in [k0, k0 + kblock). A column of token tiles (ldx = 64 floats) is
+    // always copied, or every nonzero's load would be its own cache line from a column spanning
+    // 0.2-0.8 MB (k = 768-3072); for the register table it is copied and zero-padded to whole
+    // segments (the table's registers load all of them).
     const int k0 = pn * a.kblock, kn = std::min(a.k, k0 + a.kblock) - k0;
-    const float* xs = x + k0;
-    if (ldx != 1) {
-      thread_local Scratch slice_buf;
-      float* slice = slice_buf.floats(static_cast<size_t>(kn));
-      for (int i = 0; i < kn; ++i) slice[i] = x[static_cast<ptrdiff_t>(k0 + i) * ldx];
-      xs = slice;
-    }
-    thread_local Scratch gathered_buf;
-    for (int r0 = n0; r0 < n1; r0 += kDotRows) {
-      const int r1 = std::min(n1, r0 + kDotRows);
-      const int32_t base = ptr[r0], end = ptr[r1];
-      float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
-      gather_column(col + base, end - base, xs, k0, g);
-      int longest = 0;
-      for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
-      const int vectors = (longest + T::W - 1) / T::W;
-      for (int n = r0; n < r1; ++n) {
-        const int32_t first = ptr[n];
-        const int len = ptr[n + 1] - first;
-        const float* v = val + first;
-        const float* gv = g + (first - base);
-        auto acc = T::zero();
-        for (int c = 0; c < vectors; ++c) {
-          const int lanes = std::clamp(len - c * T::W, 0, T::W);
-          acc = T::fmadd(T::load_n(v + c * T::W, lanes), T::load_n(gv + c * T::W, lanes), acc);
-        }
-        const float s = T::reduce_add(acc);
-        dots[n - n0] = accumulate ? dots[n - n0] + s : s;
+    const int segments = (kn + 31) / 32;
+    const bool table = segments <= T::kTableSegments;
+    if (!table && ldx == 1) return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, k0, dots, accumulate);
+    thread_local Scratch slice_buf;
+    const int padded = table ? 32 * segments : kn;
+    float* const slice = slice_buf.floats(static_cast<size_t>(padded));
+    for (int i = 0; i < kn; ++i) slice[i] = x[static_cast<ptrdiff_t>(k0 + i) * ldx];
+    std::fill(slice + kn, slice + padded, 0.f);
+    if constexpr (T::kTableSegments > 0) {
+      static_assert(T::kTableSegments == 8, "one case per segment count below");
+      switch (segments) {
+        case 1: return panel_dots_by_blocks<T, 1>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 2: return panel_dots_by_blocks<T, 2>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 3: return panel_dots_by_blocks<T, 3>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 4: return panel_dots_by_blocks<T, 4>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 5: return panel_dots_by_blocks<T, 5>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 6: return panel_dots_by_blocks<T, 6>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 7: return panel_dots_by_blocks<T, 7>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 8: return panel_dots_by_blocks<T, 8>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        default: break;
       }
     }
+    panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
   }
 }
 

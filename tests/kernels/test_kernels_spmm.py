@@ -99,6 +99,20 @@ def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
         np.testing.assert_array_equal(got, results[0])
 
 
+@pytest.mark.parametrize("k", [17, 50, 90, 128, 150, 180, 200, 256, 270, 609])
+def test_one_column_csr_panel_depths(isa, k):
+    """The one-column walk's gather at every panel depth: on AVX-512 a register table of 1-8
+    segments of 32 floats (k = 17 ... 256, one panel each as k <= 288 at 10 %: pack.cc), the scalar
+    gather past 256 (k = 270: 9 segments), and panels of 192 with a 33-deep last one (k = 609).
+    70 rows: a whole 64-row block and a rest. Values against float64 numpy."""
+    rng = np.random.default_rng(k)
+    a = make_weight(Case(70, k, 1, 0.1), seed=k)
+    b = rng.standard_normal((k, 1)).astype(np.float32)
+    got = kernels.spmm(kernels.pack(a, "csr"), b)
+    assert got.shape == (70, 1) and got.dtype == np.float32
+    assert_close(got, a.astype(np.float64) @ b, f"{isa}/k={k}")
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("act", ["none", "relu", "gelu_erf", "gelu_tanh"])
 @pytest.mark.parametrize("n", [5, 16, 777])
