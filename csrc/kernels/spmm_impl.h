@@ -308,46 +308,52 @@ inline float csr_dot(const float* val, const int32_t* col, int p, int end, const
 // 192-deep panel) stay in L1 between its two passes.
 constexpr int kDotRows = 64;
 
-// g[i] = x[col[i] - k0] for i < count: with S > 0 from a table of 32 * S floats in registers
-// (T::table_gather), else one scalar load and store each. No software prefetch: a task's weight is
+// g[i] = x[col[i] - k0] * val[i] for i < count: with S > 0 from a table of 32 * S floats in
+// registers (T::table_gather), else one scalar load each. No software prefetch: a task's weight is
 // one contiguous run (spmm.cc, column_by_panels), which the hardware prefetcher follows;
-// prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers.
+// prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers, and the next block's
+// nonzeros during this one's pass 2 0.81-0.92x on one thread.
 template <class T, int S>
-__attribute__((always_inline)) inline void gather_column(const int32_t* col, int32_t count, const float* x, int k0,
-                                                         float* g) {
+__attribute__((always_inline)) inline void gather_products(const int32_t* col, const float* val, int32_t count,
+                                                           const float* x, int k0, float* g) {
   if constexpr (S > 0) {
-    T::template table_gather<S>(x, col, count, k0, g);
+    T::template table_gather<S>(x, col, val, count, k0, g);
   } else {
     int32_t i = 0;
     for (; i + 15 < count; i += 16) {
 #pragma GCC unroll 16
-      for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u] - k0];
+      for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u] - k0] * val[i + u];
     }
-    for (; i < count; ++i) g[i] = x[col[i] - k0];
+    for (; i < count; ++i) g[i] = x[col[i] - k0] * val[i];
   }
 }
 
-// Pass 2 of a block: rows [r0, r1) into dots[n - r0], each row's values times its gathered activations g (the
-// block's nonzeros from `base` on) as `vectors` masked vectors, VECTORS of them when fixed at
-// compile time (0: the run-time count). Fixed counts unroll the row's loop: 1.07x on the whole walk.
+// Pass 2 of a block: the sums of rows [r0, r1)'s products g (the block's nonzeros from `base` on)
+// into dots[n - r0], each row as `vectors` masked vectors (VECTORS of them when fixed at compile
+// time, 0: the run-time count), W rows at a time reduced together by T::lane_sums (1.65x against
+// one reduce_add per row, harness). A last group of fewer than W rows repeats its last row in the
+// unused lanes, which the masked store drops. Each row's sum has one order (see lane_sums).
 template <class T, int VECTORS>
-__attribute__((always_inline)) inline void block_row_dots(const int32_t* ptr, int r0, int r1, const float* val,
-                                                          const float* g, int32_t base, int vectors, float* dots,
-                                                          bool accumulate) {
+__attribute__((always_inline)) inline void block_row_sums(const int32_t* ptr, int r0, int r1, const float* g,
+                                                          int32_t base, int vectors, float* dots, bool accumulate) {
   const int count = VECTORS > 0 ? VECTORS : vectors;
-  for (int n = r0; n < r1; ++n) {
-    const int32_t first = ptr[n];
-    const int len = ptr[n + 1] - first;
-    const float* v = val + first;
-    const float* gv = g + (first - base);
-    auto acc = T::zero();
+  for (int n0 = r0; n0 < r1; n0 += T::W) {
+    const int rows = std::min(T::W, r1 - n0);
+    typename T::V acc[T::W];
+#pragma GCC unroll 16
+    for (int j = 0; j < T::W; ++j) {
+      const int n = n0 + std::min(j, rows - 1);
+      const int32_t first = ptr[n];
+      const int len = ptr[n + 1] - first;
+      const float* row = g + (first - base);
+      acc[j] = T::load_n(row, std::min(len, T::W));
 #pragma GCC unroll 4
-    for (int c = 0; c < count; ++c) {
-      const int lanes = std::clamp(len - c * T::W, 0, T::W);
-      acc = T::fmadd(T::load_n(v + c * T::W, lanes), T::load_n(gv + c * T::W, lanes), acc);
+      for (int c = 1; c < count; ++c) acc[j] = T::add(acc[j], T::load_n(row + c * T::W, std::clamp(len - c * T::W, 0, T::W)));
     }
-    const float s = T::reduce_add(acc);
-    dots[n - r0] = accumulate ? dots[n - r0] + s : s;
+    auto sums = T::lane_sums(acc);
+    float* const out = dots + (n0 - r0);
+    if (accumulate) sums = T::add(T::load_n(out, rows), sums);
+    T::store_n(out, sums, rows);
   }
 }
 
@@ -363,12 +369,12 @@ __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const i
     const int r1 = std::min(n1, r0 + kDotRows);
     const int32_t base = ptr[r0], end = ptr[r1];
     float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
-    gather_column<T, S>(col + base, end - base, xs, k0, g);
+    gather_products<T, S>(col + base, val + base, end - base, xs, k0, g);
     int longest = 0;
     for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
     const int vectors = (longest + T::W - 1) / T::W;
     const auto rows = [&](auto fixed) {
-      block_row_dots<T, decltype(fixed)::value>(ptr, r0, r1, val, g, base, vectors, dots + (r0 - n0), accumulate);
+      block_row_sums<T, decltype(fixed)::value>(ptr, r0, r1, g, base, vectors, dots + (r0 - n0), accumulate);
     };
     switch (vectors) {  // 1-3 cover rows of up to 48 nonzeros per panel: 90 % at kblock 192-256
       case 1: rows(std::integral_constant<int, 1>{}); break;
@@ -382,14 +388,16 @@ __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const i
 // One column (a single token or pixel, GEMV-like): the dots of rows [n0, n1) with x over panel pn
 // of a, into dots[n - n0] (added to what is there when `accumulate`). Memory bound on the packed
 // weight once the loop keeps up, so nothing in the hot loops depends on where a row ends: per
-// block of rows, first x[col] for the block's nonzeros in storage order (one long loop), then each
-// row's values times those as vectors, every row of the block taking as many vectors as its
-// longest (masked loads: the lanes past a row's end are zeros). Row by row, a scalar walk
-// mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel at 90 %): 9 GB/s of
-// weight on one core, against ~15 this way, and ~23 with the register-table gather (AVX-512, panels
-// up to 256 deep). The result depends only on the row's nonzeros, not on how rows are split into
-// tasks or blocks, nor on which gather ran. no-tree-vectorize: GCC 12 turned the scalar loops into
-// 512-bit index loads taken apart lane by lane through the stack (3-7 % slower).
+// block of rows, first x[col] * val for the block's nonzeros in storage order (one long loop),
+// then each row's sum of those as vectors, every row of the block taking as many vectors as its
+// longest (masked loads: the lanes past a row's end are zeros), W rows reduced at once. Row by
+// row, a scalar walk mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel
+// at 90 %): 9 GB/s of weight on one core; these two passes with scalar gathers and a reduce_add per
+// row ~15; with the register-table gather (AVX-512, panels up to 256 deep) and W rows per
+// reduction 1.4-1.7x that (one thread, alternating builds). The result depends only on the row's
+// nonzeros, not on how rows are split into tasks or blocks, nor on which gather ran.
+// no-tree-vectorize: GCC 12 turned the scalar loops into 512-bit index loads taken apart lane by
+// lane through the stack (3-7 % slower).
 template <class T>
 __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0, int n1,
                                                                    const float* x, ptrdiff_t ldx, float* dots,

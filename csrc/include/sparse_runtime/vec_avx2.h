@@ -43,6 +43,22 @@ struct VecAvx2 {
     const V s = _mm256_set1_ps(-0.f);
     return _mm256_or_ps(_mm256_andnot_ps(s, mag), _mm256_and_ps(s, sign));
   }
+  // Lane i of the result: the sum of rows[i]'s lanes, all W rows reduced together. Each row's
+  // order is the same, whichever lane it takes: (H0 + H1) over its 128-bit halves, each
+  // ((e0 + e2) + (e1 + e3)).
+  static V lane_sums(const V* rows) {
+    V pairs[4], quads[2];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i)
+      pairs[i] = _mm256_add_ps(_mm256_unpacklo_ps(rows[2 * i], rows[2 * i + 1]),
+                               _mm256_unpackhi_ps(rows[2 * i], rows[2 * i + 1]));
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; ++i)
+      quads[i] = _mm256_add_ps(_mm256_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], 0x44),
+                               _mm256_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], 0xEE));
+    return _mm256_add_ps(_mm256_permute2f128_ps(quads[0], quads[1], 0x20),
+                         _mm256_permute2f128_ps(quads[0], quads[1], 0x31));
+  }
   static float reduce_add(V a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
