@@ -333,28 +333,33 @@ __attribute__((always_inline)) inline void gather_products(const int32_t* col, c
 // time, 0: the run-time count), W rows at a time reduced together by T::lane_sums (1.65x against
 // one reduce_add per row, harness). A last group of fewer than W rows repeats its last row in the
 // unused lanes, which the masked store drops. Each row's sum has one order (see lane_sums).
+template <class T, int VECTORS, bool FULL>
+__attribute__((always_inline)) inline void group_row_sums(const int32_t* ptr, int n0, int rows, const float* g,
+                                                          int32_t base, int vectors, float* out, bool accumulate) {
+  const int count = VECTORS > 0 ? VECTORS : vectors;
+  typename T::V acc[T::W];
+#pragma GCC unroll 16
+  for (int j = 0; j < T::W; ++j) {
+    const int n = n0 + (FULL ? j : std::min(j, rows - 1));
+    const int32_t first = ptr[n];
+    const int len = ptr[n + 1] - first;
+    const float* row = g + (first - base);
+    acc[j] = T::load_first(row, len);
+#pragma GCC unroll 4
+    for (int c = 1; c < count; ++c) acc[j] = T::add(acc[j], T::load_first(row + c * T::W, len, c * T::W));
+  }
+  auto sums = T::lane_sums(acc);
+  if (accumulate) sums = T::add(T::load_n(out, rows), sums);
+  T::store_n(out, sums, rows);
+}
+
 template <class T, int VECTORS>
 __attribute__((always_inline)) inline void block_row_sums(const int32_t* ptr, int r0, int r1, const float* g,
                                                           int32_t base, int vectors, float* dots, bool accumulate) {
-  const int count = VECTORS > 0 ? VECTORS : vectors;
-  for (int n0 = r0; n0 < r1; n0 += T::W) {
-    const int rows = std::min(T::W, r1 - n0);
-    typename T::V acc[T::W];
-#pragma GCC unroll 16
-    for (int j = 0; j < T::W; ++j) {
-      const int n = n0 + std::min(j, rows - 1);
-      const int32_t first = ptr[n];
-      const int len = ptr[n + 1] - first;
-      const float* row = g + (first - base);
-      acc[j] = T::load_n(row, std::min(len, T::W));
-#pragma GCC unroll 4
-      for (int c = 1; c < count; ++c) acc[j] = T::add(acc[j], T::load_n(row + c * T::W, std::clamp(len - c * T::W, 0, T::W)));
-    }
-    auto sums = T::lane_sums(acc);
-    float* const out = dots + (n0 - r0);
-    if (accumulate) sums = T::add(T::load_n(out, rows), sums);
-    T::store_n(out, sums, rows);
-  }
+  int n0 = r0;
+  for (; n0 + T::W <= r1; n0 += T::W)
+    group_row_sums<T, VECTORS, true>(ptr, n0, T::W, g, base, vectors, dots + (n0 - r0), accumulate);
+  if (n0 < r1) group_row_sums<T, VECTORS, false>(ptr, n0, r1 - n0, g, base, vectors, dots + (n0 - r0), accumulate);
 }
 
 // csr_panel_dots' two passes over blocks of kDotRows rows, x the panel's slice (index col - k0),

@@ -20,6 +20,9 @@ struct VecAvx2 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
   }
   static V load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  // Lanes i of p with from + i < n, zeros for the rest; any n (none when n <= from, all when
+  // n >= from + W).
+  static V load_first(const float* p, int n, int from = 0) { return _mm256_maskload_ps(p, mask(n - from)); }
   static void store_n(float* p, V v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V sub(V a, V b) { return _mm256_sub_ps(a, b); }

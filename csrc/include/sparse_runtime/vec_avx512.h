@@ -18,6 +18,14 @@ struct VecAvx512 {
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static V load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  // Lanes i of p with from + i < n, zeros for the rest; any n (none when n <= from, all when
+  // n >= from + W). A compare, not a shifted mask: no clamp, one broadcast of n for a row's
+  // vectors (from = 0, W, 2W, ...), and nothing for GCC to vectorise across unrolled rows.
+  static V load_first(const float* p, int n, int from = 0) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __mmask16 m = _mm512_cmpgt_epi32_mask(_mm512_set1_epi32(n), _mm512_add_epi32(lane, _mm512_set1_epi32(from)));
+    return _mm512_maskz_loadu_ps(m, p);
+  }
   static void store_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
