@@ -214,14 +214,15 @@ struct CsrBody : KernelArgs<CsrView> {
     const float* const Bj = B + j0;
     const ptrdiff_t ld = ldb, ldc_ = ldc;
     float* const Cj = C + j0;
-    const int32_t* const col0 = a.col;
+    const uint16_t* const col0 = a.col;
     const float* const val0 = a.val;
     const int rows = a.n, last = a.panels - 1, first_row = n0, end_row = n1;
     for (int pn = 0; pn <= last; ++pn) {
       const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (rows + 1);
+      const float* const Bp = Bj + static_cast<ptrdiff_t>(pn) * a.kblock * ld;  // the panel's first k
       for (int n = first_row; n < end_row; ++n) {
-        const int32_t* col = col0 + ptr[n];
-        const int32_t* const col_end = col0 + ptr[n + 1];
+        const uint16_t* col = col0 + ptr[n];
+        const uint16_t* const col_end = col0 + ptr[n + 1];
         const float* val = val0 + ptr[n];
         if (col == col_end && pn != 0 && pn != last) continue;  // C already holds this row's sum
         float* c = Cj + n * ldc_;
@@ -241,10 +242,10 @@ struct CsrBody : KernelArgs<CsrView> {
           if constexpr (kTwoSets) return acc2[v]; else return acc[v];
         };
         for (; col + 3 < col_end; col += 4, val += 4) {
-          const float* b0 = Bj + static_cast<ptrdiff_t>(col[0]) * ld;
-          const float* b1 = Bj + static_cast<ptrdiff_t>(col[1]) * ld;
-          const float* b2 = Bj + static_cast<ptrdiff_t>(col[2]) * ld;
-          const float* b3 = Bj + static_cast<ptrdiff_t>(col[3]) * ld;
+          const float* b0 = Bp + static_cast<ptrdiff_t>(col[0]) * ld;
+          const float* b1 = Bp + static_cast<ptrdiff_t>(col[1]) * ld;
+          const float* b2 = Bp + static_cast<ptrdiff_t>(col[2]) * ld;
+          const float* b3 = Bp + static_cast<ptrdiff_t>(col[3]) * ld;
           const auto w0 = T::set1(val[0]);
           const auto w1 = T::set1(val[1]);
           const auto w2 = T::set1(val[2]);
@@ -259,8 +260,8 @@ struct CsrBody : KernelArgs<CsrView> {
           for (int v = 0; v < NV; ++v) odd(v) = T::fmadd(w3, load_chunk<T, NV, TAIL>(b3, v, tail), odd(v));
         }
         for (; col + 1 < col_end; col += 2, val += 2) {
-          const float* b0 = Bj + static_cast<ptrdiff_t>(col[0]) * ld;
-          const float* b1 = Bj + static_cast<ptrdiff_t>(col[1]) * ld;
+          const float* b0 = Bp + static_cast<ptrdiff_t>(col[0]) * ld;
+          const float* b1 = Bp + static_cast<ptrdiff_t>(col[1]) * ld;
           const auto w0 = T::set1(val[0]);
           const auto w1 = T::set1(val[1]);
 #pragma GCC unroll 16
@@ -269,7 +270,7 @@ struct CsrBody : KernelArgs<CsrView> {
           for (int v = 0; v < NV; ++v) odd(v) = T::fmadd(w1, load_chunk<T, NV, TAIL>(b1, v, tail), odd(v));
         }
         if (col < col_end) {
-          const float* b0 = Bj + static_cast<ptrdiff_t>(col[0]) * ld;
+          const float* b0 = Bp + static_cast<ptrdiff_t>(col[0]) * ld;
           const auto w0 = T::set1(val[0]);
 #pragma GCC unroll 16
           for (int v = 0; v < NV; ++v) acc[v] = T::fmadd(w0, load_chunk<T, NV, TAIL>(b0, v, tail), acc[v]);
@@ -296,7 +297,7 @@ void store_scalar(float* c, float v, const Epilogue& ep, int n) {
 
 // Nonzeros [p, end) of one row dotted with B's column: four independent sums (the portable path).
 __attribute__((optimize("no-tree-vectorize")))  // see csr_panel_dots
-inline float csr_dot(const float* val, const int32_t* col, int p, int end, const float* B, ptrdiff_t ldb) {
+inline float csr_dot(const float* val, const uint16_t* col, int p, int end, const float* B, ptrdiff_t ldb) {
   float s[4] = {0.f, 0.f, 0.f, 0.f};
   for (; p + 3 < end; p += 4)
     for (int q = 0; q < 4; ++q) s[q] += val[p + q] * B[static_cast<ptrdiff_t>(col[p + q]) * ldb];
@@ -308,23 +309,23 @@ inline float csr_dot(const float* val, const int32_t* col, int p, int end, const
 // 192-deep panel) stay in L1 between its two passes.
 constexpr int kDotRows = 64;
 
-// g[i] = x[col[i] - k0] * val[i] for i < count: with S > 0 from a table of 32 * S floats in
+// g[i] = x[col[i]] * val[i] for i < count: with S > 0 from a table of 32 * S floats in
 // registers (T::table_gather), else one scalar load each. No software prefetch: a task's weight is
 // one contiguous run (spmm.cc, column_by_panels), which the hardware prefetcher follows;
 // prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers, and the next block's
 // nonzeros during this one's pass 2 0.81-0.92x on one thread.
 template <class T, int S>
-__attribute__((always_inline)) inline void gather_products(const int32_t* col, const float* val, int32_t count,
-                                                           const float* x, int k0, float* g) {
+__attribute__((always_inline)) inline void gather_products(const uint16_t* col, const float* val, int32_t count,
+                                                           const float* x, float* g) {
   if constexpr (S > 0) {
-    T::template table_gather<S>(x, col, val, count, k0, g);
+    T::template table_gather<S>(x, col, val, count, g);
   } else {
     int32_t i = 0;
     for (; i + 15 < count; i += 16) {
 #pragma GCC unroll 16
-      for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u] - k0] * val[i + u];
+      for (int u = 0; u < 16; ++u) g[i + u] = x[col[i + u]] * val[i + u];
     }
-    for (; i < count; ++i) g[i] = x[col[i] - k0] * val[i];
+    for (; i < count; ++i) g[i] = x[col[i]] * val[i];
   }
 }
 
@@ -362,19 +363,19 @@ __attribute__((always_inline)) inline void block_row_sums(const int32_t* ptr, in
   if (n0 < r1) group_row_sums<T, VECTORS, false>(ptr, n0, r1 - n0, g, base, vectors, dots + (n0 - r0), accumulate);
 }
 
-// csr_panel_dots' two passes over blocks of kDotRows rows, x the panel's slice (index col - k0),
+// csr_panel_dots' two passes over blocks of kDotRows rows, xs the panel's slice of x (index col),
 // held as a register table of S segments when S > 0.
 template <class T, int S>
 __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const int32_t* ptr, const float* val,
-                                                                         const int32_t* col, int n0, int n1,
-                                                                         const float* xs, int k0, float* dots,
+                                                                         const uint16_t* col, int n0, int n1,
+                                                                         const float* xs, float* dots,
                                                                          bool accumulate) {
   thread_local Scratch gathered_buf;
   for (int r0 = n0; r0 < n1; r0 += kDotRows) {
     const int r1 = std::min(n1, r0 + kDotRows);
     const int32_t base = ptr[r0], end = ptr[r1];
     float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
-    gather_products<T, S>(col + base, val + base, end - base, xs, k0, g);
+    gather_products<T, S>(col + base, val + base, end - base, xs, g);
     int longest = 0;
     for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
     const int vectors = (longest + T::W - 1) / T::W;
@@ -409,10 +410,11 @@ __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView
                                                                    bool accumulate) {
   const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
   const float* const val = a.val;
-  const int32_t* const col = a.col;
+  const uint16_t* const col = a.col;
   if constexpr (T::W == 1) {
+    const float* const xp = x + static_cast<ptrdiff_t>(pn) * a.kblock * ldx;  // the panel's first k
     for (int n = n0; n < n1; ++n) {
-      const float s = csr_dot(val, col, ptr[n], ptr[n + 1], x, ldx);
+      const float s = csr_dot(val, col, ptr[n], ptr[n + 1], xp, ldx);
       dots[n - n0] = accumulate ? dots[n - n0] + s : s;
     }
     return;
@@ -424,7 +426,7 @@ __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView
     const int k0 = pn * a.kblock, kn = std::min(a.k, k0 + a.kblock) - k0;
     const int segments = (kn + 31) / 32;
     const bool table = segments <= T::kTableSegments;
-    if (!table && ldx == 1) return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, k0, dots, accumulate);
+    if (!table && ldx == 1) return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, dots, accumulate);
     thread_local Scratch slice_buf;
     const int padded = table ? 32 * segments : kn;
     float* const slice = slice_buf.floats(static_cast<size_t>(padded));
@@ -433,18 +435,18 @@ __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView
     if constexpr (T::kTableSegments > 0) {
       static_assert(T::kTableSegments == 8, "one case per segment count below");
       switch (segments) {
-        case 1: return panel_dots_by_blocks<T, 1>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 2: return panel_dots_by_blocks<T, 2>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 3: return panel_dots_by_blocks<T, 3>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 4: return panel_dots_by_blocks<T, 4>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 5: return panel_dots_by_blocks<T, 5>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 6: return panel_dots_by_blocks<T, 6>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 7: return panel_dots_by_blocks<T, 7>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
-        case 8: return panel_dots_by_blocks<T, 8>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+        case 1: return panel_dots_by_blocks<T, 1>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 2: return panel_dots_by_blocks<T, 2>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 3: return panel_dots_by_blocks<T, 3>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 4: return panel_dots_by_blocks<T, 4>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 5: return panel_dots_by_blocks<T, 5>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 6: return panel_dots_by_blocks<T, 6>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 7: return panel_dots_by_blocks<T, 7>(ptr, val, col, n0, n1, slice, dots, accumulate);
+        case 8: return panel_dots_by_blocks<T, 8>(ptr, val, col, n0, n1, slice, dots, accumulate);
         default: break;
       }
     }
-    panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, slice, k0, dots, accumulate);
+    panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, slice, dots, accumulate);
   }
 }
 

@@ -177,7 +177,8 @@ void PackedMatrix::make_panels() {
   // 72 / 71; 0.2: 71 / 76 / 77 / 73; 0.3: 73 / 80 / 78 / 71; 0.5 (older run): 72 / 60 / - / 51.
   const double density = n_ && k_ ? static_cast<double>(col_.size()) / (static_cast<double>(n_) * k_) : 1.0;
   kblock_ = density < 0.07 ? 256 : density < 0.15 ? 192 : density < 0.35 ? 128 : 64;
-  if (k_ <= kblock_ * 3 / 2) kblock_ = std::max(k_, 1);
+  if (k_ <= kblock_ * 3 / 2) kblock_ = std::max(k_, 1);  // one panel; at most 384 deep
+  static_assert(256 * 3 / 2 <= 65536, "panel-relative columns are uint16");
   panels_ = (k_ + kblock_ - 1) / kblock_;
   if (panels_ < 1) panels_ = 1;
   std::vector<int32_t> counts(static_cast<size_t>(panels_) * n_, 0);
@@ -193,16 +194,17 @@ void PackedMatrix::make_panels() {
     }
     pp[n_] = offset;
   }
-  std::vector<int32_t> col(col_.size());
+  std::vector<uint16_t> col(col_.size());
   std::vector<float, AlignedAllocator<float>> val(val_.size());
   std::vector<int32_t> fill(panel_ptr_);
   for (int r = 0; r < n_; ++r)
     for (int32_t q = ptr_[r]; q < ptr_[r + 1]; ++q) {
       const int32_t dst = fill[static_cast<size_t>(col_[q] / kblock_) * (n_ + 1) + r]++;
-      col[dst] = col_[q];
+      col[dst] = static_cast<uint16_t>(col_[q] % kblock_);
       val[dst] = val_[q];
     }
-  col_.swap(col);
+  panel_col_.swap(col);
+  std::vector<int32_t>().swap(col_);  // the row-order columns live on in panel_col_ only
   val_.swap(val);
 }
 
@@ -212,13 +214,14 @@ void PackedMatrix::csr_row_order(std::vector<int32_t>& col, std::vector<float>& 
   for (int r = 0; r < n_; ++r)
     for (int pn = 0; pn < panels_; ++pn) {
       const int32_t* pp = &panel_ptr_[static_cast<size_t>(pn) * (n_ + 1)];
-      col.insert(col.end(), col_.begin() + pp[r], col_.begin() + pp[r + 1]);
+      for (int32_t q = pp[r]; q < pp[r + 1]; ++q) col.push_back(pn * kblock_ + panel_col_[q]);
       val.insert(val.end(), val_.begin() + pp[r], val_.begin() + pp[r + 1]);
     }
 }
 
 int64_t PackedMatrix::bytes() const {
-  return static_cast<int64_t>((ptr_.size() + col_.size() + panel_ptr_.size()) * 4 + val_.size() * 4 + idx_.size());
+  return static_cast<int64_t>((ptr_.size() + col_.size() + panel_ptr_.size()) * 4 + panel_col_.size() * 2 +
+                              val_.size() * 4 + idx_.size());
 }
 
 void PackedMatrix::to_dense(float* out) const {
@@ -234,7 +237,7 @@ void PackedMatrix::to_dense(float* out) const {
       for (int pn = 0; pn < panels_; ++pn) {
         const int32_t* pp = &panel_ptr_[static_cast<size_t>(pn) * (n + 1)];
         for (int64_t r = 0; r < n; ++r)
-          for (int32_t q = pp[r]; q < pp[r + 1]; ++q) out[r * k + col_[q]] = val_[q];
+          for (int32_t q = pp[r]; q < pp[r + 1]; ++q) out[r * k + pn * kblock_ + panel_col_[q]] = val_[q];
       }
       break;
     case Format::kBsr4x1:

@@ -287,6 +287,25 @@ def test_scipy_round_trip_csr_and_bsr():
     np.testing.assert_array_equal(back.to_dense(), a)
 
 
+def test_csr_over_many_panels_round_trip_and_size():
+    """CSR keeps each column as uint16 within its k-panel (formats.h, item 4): over six panels of
+    192 the exported row-order columns, the dense copy and scipy's round trip are exact, and the
+    packed bytes are 6 per nonzero plus the row and panel pointers."""
+    a = make_weight(Case(50, 1100, 1, 0.1), seed=3)  # panels of 192: five whole, a last of 140
+    a[7, 1099] = 1.5  # the last k of the last panel
+    a[8, 0] = -2.0
+    packed = kernels.pack(a, "csr")
+    ref = sp.csr_matrix(a)
+    arr = packed.arrays()
+    np.testing.assert_array_equal(arr["ptr"], ref.indptr)
+    np.testing.assert_array_equal(arr["col"], ref.indices)
+    np.testing.assert_array_equal(arr["val"], ref.data)
+    np.testing.assert_array_equal(packed.to_dense(), a)
+    np.testing.assert_array_equal(kernels.to_scipy(packed).toarray(), a)
+    panels = -(-1100 // 192)
+    assert packed.nbytes == 6 * ref.nnz + 4 * (51 + panels * 51)
+
+
 def test_nm24_round_trip_and_compactness():
     case = TEST_CASES[11]
     a = make_weight(case)

@@ -7,12 +7,15 @@
 //  2. Kernels compute C[n][j] = act(sum_k A[n][k] * B[k][j] + bias[n]) for 0 <= j < m, with B and C
 //     row-major and row strides ldb / ldc in floats ("channels-major": each k holds a contiguous run
 //     of m tokens or pixels, so one broadcast weight multiplies a whole vector of activations).
-//  3. Indices are int32 and validated at pack time: 0 <= col < K, row pointers non-decreasing.
+//  3. Indices are validated at pack time: 0 <= col < K, row pointers non-decreasing. They are
+//     int32, except CSR's column within its panel (uint16, item 4).
 //  4. CSR:      k-panelled: the nonzeros are grouped by panels of kblock consecutive k (panel p
 //               covers k in [p*kblock, (p+1)*kblock)), then by row. panel_ptr[p*(N+1) + r] is
-//               where row r's nonzeros of panel p start in col[] / val[] (col holds absolute k).
-//               A panel's activations (kblock x 64 columns) stay in L1 while every row of a task
-//               passes over them; partial sums go through C between panels.
+//               where row r's nonzeros of panel p start in col[] / val[]; col holds k - p*kblock
+//               as uint16 (kblock <= 65536): 6 bytes per nonzero instead of 8, a quarter less to
+//               stream for a one-token layer, which memory bandwidth bounds. A panel's
+//               activations (kblock x 64 columns) stay in L1 while every row of a task passes over
+//               them; partial sums go through C between panels.
 //  5. BSR 4x1:  blocks of 4 consecutive outputs x 1 k; block row r covers outputs 4r..4r+3
 //               (rows past N are zero). blk_ptr[ceil(N/4)+1], blk_col[nb], val[nb*4] (output-minor).
 //  6. BSR 1x4:  blocks of 1 output x 4 consecutive k starting at a multiple of 4; needs K % 4 == 0.
@@ -44,7 +47,7 @@ struct CsrView {
   int panels;  // ceil(k / kblock)
   int kblock;  // k per panel (all but the last)
   const int32_t* panel_ptr;  // panels * (n + 1)
-  const int32_t* col;
+  const uint16_t* col;  // k within the panel: k = pn * kblock + col
   const float* val;
 };
 

@@ -27,7 +27,7 @@ class PackedMatrix {
   int64_t bytes() const;
   void to_dense(float* out) const;
 
-  CsrView csr() const { return {n_, k_, panels_, kblock_, panel_ptr_.data(), col_.data(), val_.data()}; }
+  CsrView csr() const { return {n_, k_, panels_, kblock_, panel_ptr_.data(), panel_col_.data(), val_.data()}; }
   // CSR only: k per panel (see formats.h, item 4) and the nonzeros back in plain row order.
   int kblock() const { return kblock_; }
   void csr_row_order(std::vector<int32_t>& col, std::vector<float>& val) const;
@@ -47,9 +47,10 @@ class PackedMatrix {
   Format format_ = Format::kDense;
   int n_ = 0, k_ = 0;
   int64_t nonzeros_ = 0;
-  void make_panels();  // CSR: reorder row-order col_/val_ into k-panels
+  void make_panels();  // CSR: reorder row-order col_/val_ into k-panels (panel_col_; col_ freed)
 
   std::vector<int32_t> ptr_, col_, panel_ptr_;
+  std::vector<uint16_t> panel_col_;  // CSR: k within the panel (formats.h, item 4)
   int kblock_ = 0, panels_ = 1;
   std::vector<float, AlignedAllocator<float>> val_;  // aligned: the kernels stream it
   std::vector<uint8_t> idx_;

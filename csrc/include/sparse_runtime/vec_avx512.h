@@ -72,7 +72,7 @@ struct VecAvx512 {
                          _mm512_shuffle_f32x4(halves[0], halves[1], 0xDD));
   }
 
-  // Table gathers: g[i] = table[idx[i] - offset] * scale[i] for i < count, the table (32 * S floats, S <= 8)
+  // Table gathers: g[i] = table[idx[i]] * scale[i] for i < count, the table (32 * S floats, S <= 8)
   // held in 2 * S registers. One vpermt2ps picks 16 lanes out of a 32-float segment; bits 5-7 of
   // the index then choose among the segments by blends. 16 lookups cost S permutes and ~S blends
   // instead of 16 scalar loads and stores: the one-token CSR walk's gather, 1.7x as fast (pass 1
@@ -80,17 +80,15 @@ struct VecAvx512 {
   // 16-lane vgatherdps took ~17.5 cycles on Zen 4 whatever its mask.
   static constexpr int kTableSegments = 8;
   template <int S>
-  static void table_gather(const float* table, const int32_t* idx, const float* scale, int32_t count, int32_t offset,
-                           float* g) {
+  static void table_gather(const float* table, const uint16_t* idx, const float* scale, int32_t count, float* g) {
     static_assert(S >= 1 && S <= kTableSegments);
     V t[2 * S];
 #pragma GCC unroll 16
     for (int r = 0; r < 2 * S; ++r) t[r] = _mm512_loadu_ps(table + 16 * r);
-    const __m512i shift = _mm512_set1_epi32(offset);
     for (int32_t i = 0; i < count; i += W) {
       const __mmask16 m = mask(count - i < W ? count - i : W);
-      // Lanes past count hold -offset: they pick some table entry and are not stored.
-      const __m512i at = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, idx + i), shift);
+      // Lanes past count hold index 0: they pick an entry and are not stored.
+      const __m512i at = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + i));
       V p[S];
 #pragma GCC unroll 8
       for (int s = 0; s < S; ++s) p[s] = _mm512_permutex2var_ps(t[2 * s], at, t[2 * s + 1]);
