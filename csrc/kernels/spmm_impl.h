@@ -305,12 +305,12 @@ inline float csr_dot(const float* val, const uint16_t* col, int p, int end, cons
   return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-// Rows per block of csr_panel_dots: the block's gathered activations (~1.2 K floats at 90 % and a
-// 192-deep panel) stay in L1 between its two passes.
+// Rows per block of csr_panel_dots: the block's products (~1.2 K floats at 90 % and a 192-deep
+// panel) stay in L1 between its two passes.
 constexpr int kDotRows = 64;
 
 // g[i] = x[col[i]] * val[i] for i < count: with S > 0 from a table of 32 * S floats in
-// registers (T::table_gather), else one scalar load each. No software prefetch: a task's weight is
+// registers (T::table_products), else one scalar load each. No software prefetch: a task's weight is
 // one contiguous run (spmm.cc, column_by_panels), which the hardware prefetcher follows;
 // prefetching 2 K nonzeros ahead measured 0.87x on BERT-base's 48 layers, and the next block's
 // nonzeros during this one's pass 2 0.81-0.92x on one thread.
@@ -318,7 +318,7 @@ template <class T, int S>
 __attribute__((always_inline)) inline void gather_products(const uint16_t* col, const float* val, int32_t count,
                                                            const float* x, float* g) {
   if constexpr (S > 0) {
-    T::template table_gather<S>(x, col, val, count, g);
+    T::template table_products<S>(x, col, val, count, g);
   } else {
     int32_t i = 0;
     for (; i + 15 < count; i += 16) {
@@ -364,17 +364,16 @@ __attribute__((always_inline)) inline void block_row_sums(const int32_t* ptr, in
 }
 
 // csr_panel_dots' two passes over blocks of kDotRows rows, xs the panel's slice of x (index col),
-// held as a register table of S segments when S > 0.
+// held as a register table of S segments when S > 0; each block's products in `products`.
 template <class T, int S>
 __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const int32_t* ptr, const float* val,
                                                                          const uint16_t* col, int n0, int n1,
-                                                                         const float* xs, float* dots,
-                                                                         bool accumulate) {
-  thread_local Scratch gathered_buf;
+                                                                         const float* xs, Scratch& products,
+                                                                         float* dots, bool accumulate) {
   for (int r0 = n0; r0 < n1; r0 += kDotRows) {
     const int r1 = std::min(n1, r0 + kDotRows);
     const int32_t base = ptr[r0], end = ptr[r1];
-    float* const g = gathered_buf.floats(static_cast<size_t>(end - base));
+    float* const g = products.floats(static_cast<size_t>(end - base));
     gather_products<T, S>(col + base, val + base, end - base, xs, g);
     int longest = 0;
     for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
@@ -391,6 +390,18 @@ __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const i
   }
 }
 
+// panel_dots_by_blocks<T, S> for the table of `segments` (the scalar gather, S = 0, past
+// T::kTableSegments): one instantiation per table depth, as the table lives in registers.
+template <class T, int S = T::kTableSegments>
+void panel_dots_by_depth(int segments, const int32_t* ptr, const float* val, const uint16_t* col, int n0, int n1,
+                         const float* xs, Scratch& products, float* dots, bool accumulate) {
+  if constexpr (S > 0) {
+    if (segments != S)
+      return panel_dots_by_depth<T, S - 1>(segments, ptr, val, col, n0, n1, xs, products, dots, accumulate);
+  }
+  panel_dots_by_blocks<T, S>(ptr, val, col, n0, n1, xs, products, dots, accumulate);
+}
+
 // One column (a single token or pixel, GEMV-like): the dots of rows [n0, n1) with x over panel pn
 // of a, into dots[n - n0] (added to what is there when `accumulate`). Memory bound on the packed
 // weight once the loop keeps up, so nothing in the hot loops depends on where a row ends: per
@@ -399,9 +410,10 @@ __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const i
 // longest (masked loads: the lanes past a row's end are zeros), W rows reduced at once. Row by
 // row, a scalar walk mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel
 // at 90 %): 9 GB/s of weight on one core; these two passes with scalar gathers and a reduce_add per
-// row ~15; with the register-table gather (AVX-512, panels up to 256 deep) and W rows per
-// reduction 1.4-1.7x that (one thread, alternating builds). The result depends only on the row's
-// nonzeros, not on how rows are split into tasks or blocks, nor on which gather ran.
+// row ~15 (2 cycles per nonzero); with the register table (AVX-512, panels up to 256 deep) and W
+// rows per reduction ~1.2 cycles per nonzero (C++ harness, one core, L3-resident weight: pass 1
+// ~0.8, pass 2 ~0.45). The result depends only on the row's nonzeros, not on how rows are split
+// into tasks or blocks, nor on which lookup ran.
 // no-tree-vectorize: GCC 12 turned the scalar loops into 512-bit index loads taken apart lane by
 // lane through the stack (3-7 % slower).
 template <class T>
@@ -419,34 +431,26 @@ __attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView
     }
     return;
   } else {
-    // The panel's slice of x, k in [k0, k0 + kblock). A column of token tiles (ldx = 64 floats) is
-    // always copied, or every nonzero's load would be its own cache line from a column spanning
-    // 0.2-0.8 MB (k = 768-3072); for the register table it is copied and zero-padded to whole
-    // segments (the table's registers load all of them).
+    // The panel's slice of x, k in [k0, k0 + kblock), read in place when contiguous and too deep
+    // for the register table; else copied: zero-padded to whole segments for the table (whose
+    // registers load all of them), and always from a strided column (token tiles 64 floats apart,
+    // or the last column of a wider B in csr_gemv), where each nonzero's load would otherwise be
+    // its own cache line from a column spanning 0.2-0.8 MB (k = 768-3072).
+    thread_local Scratch products;
     const int k0 = pn * a.kblock, kn = std::min(a.k, k0 + a.kblock) - k0;
     const int segments = (kn + 31) / 32;
-    const bool table = segments <= T::kTableSegments;
-    if (!table && ldx == 1) return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, dots, accumulate);
+    const bool table = segments > 0 && segments <= T::kTableSegments;
+    if (!table && ldx == 1) return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, products, dots, accumulate);
     thread_local Scratch slice_buf;
     const int padded = table ? 32 * segments : kn;
     float* const slice = slice_buf.floats(static_cast<size_t>(padded));
-    for (int i = 0; i < kn; ++i) slice[i] = x[static_cast<ptrdiff_t>(k0 + i) * ldx];
-    std::fill(slice + kn, slice + padded, 0.f);
-    if constexpr (T::kTableSegments > 0) {
-      static_assert(T::kTableSegments == 8, "one case per segment count below");
-      switch (segments) {
-        case 1: return panel_dots_by_blocks<T, 1>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 2: return panel_dots_by_blocks<T, 2>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 3: return panel_dots_by_blocks<T, 3>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 4: return panel_dots_by_blocks<T, 4>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 5: return panel_dots_by_blocks<T, 5>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 6: return panel_dots_by_blocks<T, 6>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 7: return panel_dots_by_blocks<T, 7>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        case 8: return panel_dots_by_blocks<T, 8>(ptr, val, col, n0, n1, slice, dots, accumulate);
-        default: break;
-      }
+    if (ldx == 1) {
+      std::copy_n(x + k0, kn, slice);
+    } else {
+      for (int i = 0; i < kn; ++i) slice[i] = x[static_cast<ptrdiff_t>(k0 + i) * ldx];
     }
-    panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, slice, dots, accumulate);
+    std::fill(slice + kn, slice + padded, 0.f);
+    panel_dots_by_depth<T>(table ? segments : 0, ptr, val, col, n0, n1, slice, products, dots, accumulate);
   }
 }
 

@@ -76,7 +76,7 @@ py::dict arrays(const PackedMatrix& p) {
     return d;
   }
   if (!p.ptr().empty()) d["ptr"] = to_numpy(p.ptr());
-  if (!p.col().empty() || p.format() == sr::Format::kCsr) d["col"] = to_numpy(p.col());
+  if (!p.col().empty()) d["col"] = to_numpy(p.col());
   d["val"] = to_numpy(p.val());
   if (!p.idx().empty()) d["idx"] = to_numpy(p.idx());
   return d;

@@ -104,13 +104,18 @@ def test_one_column_csr_panel_depths(isa, k):
     """The one-column walk's gather at every panel depth: on AVX-512 a register table of 1-8
     segments of 32 floats (k = 17 ... 256, one panel each as k <= 288 at 10 %: pack.cc), the scalar
     gather past 256 (k = 270: 9 segments), and panels of 192 with a 33-deep last one (k = 609).
-    70 rows: a whole 64-row block and a rest. Values against float64 numpy."""
+    70 rows: a whole 64-row block and a rest. Values against float64 numpy; the same column as
+    the 65th of a wider B (read with a row stride of 65, so each panel's slice is copied first)
+    gives the same bits."""
     rng = np.random.default_rng(k)
     a = make_weight(Case(70, k, 1, 0.1), seed=k)
+    packed = kernels.pack(a, "csr")
     b = rng.standard_normal((k, 1)).astype(np.float32)
-    got = kernels.spmm(kernels.pack(a, "csr"), b)
+    got = kernels.spmm(packed, b)
     assert got.shape == (70, 1) and got.dtype == np.float32
     assert_close(got, a.astype(np.float64) @ b, f"{isa}/k={k}")
+    wide = np.concatenate([rng.standard_normal((k, 64)).astype(np.float32), b], axis=1)
+    np.testing.assert_array_equal(kernels.spmm(packed, wide)[:, 64:], got)
 
 
 @pytest.mark.parametrize("threads", [1, 3])

@@ -14,8 +14,8 @@ namespace sr {
 using CsrFn = void (*)(const CsrView&, int n0, int n1, const float* B, ptrdiff_t ldb, float* C,
                        ptrdiff_t ldc, int m, const Epilogue&);
 // One column of a CSR product, split by weight panel (a task's contiguous run of the packed
-// weight): dots[n - n0] = sum over panel pn's nonzeros of row n of val * x[col * ldx], for rows
-// [n0, n1); added to what dots holds when accumulate.
+// weight): dots[n - n0] = sum over panel pn's nonzeros of row n of val * x[(pn * kblock + col) * ldx],
+// for rows [n0, n1); added to what dots holds when accumulate.
 using CsrPanelDotsFn = void (*)(const CsrView&, int pn, int n0, int n1, const float* x, ptrdiff_t ldx, float* dots,
                                 bool accumulate);
 // Then rows [n0, n1) of C (row stride ldc) = epilogue of the panels' dots summed in panel order

@@ -39,6 +39,8 @@ class PackedMatrix {
   // Row (or block-row) pointers in row order (for CSR: nonzeros before each row), used for
   // splitting rows into balanced chunks and for export.
   const std::vector<int32_t>& ptr() const { return ptr_; }
+  // Column (block) indices of the BSR formats; empty for CSR, whose columns live per panel
+  // (csr(), or csr_row_order for plain row order).
   const std::vector<int32_t>& col() const { return col_; }
   const std::vector<float, AlignedAllocator<float>>& val() const { return val_; }
   const std::vector<uint8_t>& idx() const { return idx_; }

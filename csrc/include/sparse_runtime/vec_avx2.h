@@ -8,7 +8,7 @@ struct VecAvx2 {
   using V = __m256;
   static constexpr int W = 8;
   static constexpr int kRegisters = 16;  // vector registers the ISA names
-  static constexpr int kTableSegments = 0;  // no table gather (VecAvx512::table_gather)
+  static constexpr int kTableSegments = 0;  // no register-table lookup (VecAvx512::table_products)
   static constexpr const char* kName = "avx2";
   static V zero() { return _mm256_setzero_ps(); }
   static V set1(float x) { return _mm256_set1_ps(x); }

@@ -72,7 +72,7 @@ struct VecAvx512 {
                          _mm512_shuffle_f32x4(halves[0], halves[1], 0xDD));
   }
 
-  // Table gathers: g[i] = table[idx[i]] * scale[i] for i < count, the table (32 * S floats, S <= 8)
+  // Table lookups: g[i] = table[idx[i]] * scale[i] for i < count, the table (32 * S floats, S <= 8)
   // held in 2 * S registers. One vpermt2ps picks 16 lanes out of a 32-float segment; bits 5-7 of
   // the index then choose among the segments by blends. 16 lookups cost S permutes and ~S blends
   // instead of 16 scalar loads and stores: the one-token CSR walk's gather, 1.7x as fast (pass 1
@@ -80,7 +80,7 @@ struct VecAvx512 {
   // 16-lane vgatherdps took ~17.5 cycles on Zen 4 whatever its mask.
   static constexpr int kTableSegments = 8;
   template <int S>
-  static void table_gather(const float* table, const uint16_t* idx, const float* scale, int32_t count, float* g) {
+  static void table_products(const float* table, const uint16_t* idx, const float* scale, int32_t count, float* g) {
     static_assert(S >= 1 && S <= kTableSegments);
     V t[2 * S];
 #pragma GCC unroll 16

@@ -10,7 +10,6 @@ struct VecScalar {
   using V = float;
   static constexpr int W = 1;
   static constexpr int kRegisters = 128;  // no register budget: one pass, as before (untuned)
-  static constexpr int kTableSegments = 0;  // no table gather (VecAvx512::table_gather)
   static constexpr const char* kName = "scalar";
   static V zero() { return 0.f; }
   static V set1(float x) { return x; }
