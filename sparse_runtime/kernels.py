@@ -86,6 +86,17 @@ def set_num_threads(n: int) -> None:
     _native.set_num_threads(int(n))
 
 
+@contextlib.contextmanager
+def num_threads(n: int):
+    """Run a block with n kernel threads, restoring the previous count after (tests, benchmarks)."""
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
+
+
 def kernel_name(fmt: str, isa: Optional[str] = None) -> str:
     return f"{_KERNEL_STEM[fmt]}-{isa or get_isa()}"
 

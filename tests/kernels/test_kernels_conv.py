@@ -158,13 +158,9 @@ def test_sparse_conv_reads_each_calls_input(threads):
     rng = np.random.default_rng(8)
     w = sparse_weight(rng, (64, 32, 3, 3), "csr")
     mat = [kernels.pack(w.reshape(64, -1), "csr")]
-    saved = kernels.get_num_threads()
-    kernels.set_num_threads(threads)
-    try:
+    with kernels.num_threads(threads):
         for _ in range(3):
             x = rng.standard_normal((1, 32, 6, 7)).astype(np.float32)
             got = kernels.conv2d(mat, x, None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1))
             assert_close(got, reference_conv(x, w, np.zeros(64, np.float32), (1, 1), (1, 1, 1, 1), (1, 1), 1)
                          .astype(np.float64), f"{threads} threads")
-    finally:
-        kernels.set_num_threads(saved)

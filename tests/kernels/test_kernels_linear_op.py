@@ -59,9 +59,7 @@ def test_one_token_tiles_round_trip(threads):
     b1 = rng.standard_normal(1000).astype(np.float32)
     x = rng.standard_normal((1, 700)).astype(np.float32)
     r = rng.standard_normal((1, 700)).astype(np.float32)
-    before = kernels.get_num_threads()
-    try:
-        kernels.set_num_threads(threads)
+    with kernels.num_threads(threads):
         first = kernels.LinearOp(kernels.pack(w1, "csr"), b1, "gelu_erf", False, True)
         second = kernels.LinearOp(kernels.pack(w2, "csr"), None, "none", True, False)
         tiles = first.rows(x)
@@ -70,8 +68,6 @@ def test_one_token_tiles_round_trip(threads):
         plain_first = kernels.LinearOp(kernels.pack(w1, "csr"), b1, "gelu_erf", False, False)
         plain_second = kernels.LinearOp(kernels.pack(w2, "csr"), None, "none", False, False)
         by_rows = plain_second.rows(plain_first.rows(x), r)
-    finally:
-        kernels.set_num_threads(before)
     hidden = activate(x.astype(np.float64) @ w1.T + b1, "gelu_erf")
     assert got.shape == (1, 700) and got.dtype == np.float32
     assert_close(tiles[0, :, :1].T, hidden, "tiles")

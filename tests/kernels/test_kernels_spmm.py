@@ -82,19 +82,16 @@ def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
     b = rng.standard_normal((k, 1)).astype(np.float32)
     bias = rng.standard_normal(n).astype(np.float32)
     want = a.astype(np.float64) @ b + bias[:, None]
-    before = kernels.get_num_threads()
     results = []
-    try:
-        for threads in (1, 2, 3, 5):
-            kernels.set_num_threads(threads)
+    for threads in (1, 2, 3, 5):
+        with kernels.num_threads(threads):
             got = kernels.spmm(packed, b, bias)
-            assert got.shape == (n, 1) and got.dtype == np.float32
-            assert_close(got, want, f"{isa}/threads={threads}")
-            results.append(got)
-        wide = np.concatenate([rng.standard_normal((k, 64)).astype(np.float32), b], axis=1)
+        assert got.shape == (n, 1) and got.dtype == np.float32
+        assert_close(got, want, f"{isa}/threads={threads}")
+        results.append(got)
+    wide = np.concatenate([rng.standard_normal((k, 64)).astype(np.float32), b], axis=1)
+    with kernels.num_threads(5):
         results.append(kernels.spmm(packed, wide, bias)[:, 64:])
-    finally:
-        kernels.set_num_threads(before)
     for got in results[1:]:
         np.testing.assert_array_equal(got, results[0])
 
@@ -133,13 +130,9 @@ def test_one_token_linear_epilogue(isa, act, n, threads):
     packed = kernels.pack(w, "csr")
     plain = x.astype(np.float64) @ w.T.astype(np.float64) + bias
     out = np.full((1, n), np.nan, np.float32)
-    before = kernels.get_num_threads()
-    try:
-        kernels.set_num_threads(threads)
+    with kernels.num_threads(threads):
         assert_close(kernels.linear(x, packed, bias, act), activate(plain, act), f"{isa}/{act}/n={n}")
         got = kernels.linear(x, packed, bias, act, out=out, residual=r)
-    finally:
-        kernels.set_num_threads(before)
     assert got is out and got.dtype == np.float32
     assert_close(out, activate(plain + r, act), f"{isa}/{act}/n={n} residual")
 
@@ -205,14 +198,12 @@ def test_threads_give_identical_results():
     b = rng.standard_normal((a.shape[1], 300)).astype(np.float32)
     packed = kernels.pack(a, "csr")
     before = kernels.get_num_threads()
-    try:
-        kernels.set_num_threads(1)
+    with kernels.num_threads(1):
         one = kernels.spmm(packed, b)
-        kernels.set_num_threads(3)
+    with kernels.num_threads(3):
         assert kernels.get_num_threads() == 3
         three = kernels.spmm(packed, b)
-    finally:
-        kernels.set_num_threads(before)
+    assert kernels.get_num_threads() == before
     np.testing.assert_array_equal(one, three)  # same per-row summation order whatever the split
 
 
@@ -225,16 +216,12 @@ def test_every_task_runs_once_for_any_thread_count():
     w = kernels.pack(rng.standard_normal((72, 80 * 9)).astype(np.float32), "dense")
     a = kernels.pack(make_weight(TEST_CASES[-1]), "csr")
     b = rng.standard_normal((a.shape[1], 70)).astype(np.float32)
-    before = kernels.get_num_threads()
     results = []
-    try:
-        for threads in (1, 2, 3, 5, 8):
-            kernels.set_num_threads(threads)
+    for threads in (1, 2, 3, 5, 8):
+        with kernels.num_threads(threads):
             results.append([kernels.conv2d([w], kernels.to_blocked(x), None, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1),
                                            x_blocked=True, y_blocked=True),
                             kernels.spmm(a, b), kernels.spmm(a, b[:, :1].copy())])
-    finally:
-        kernels.set_num_threads(before)
     for got in results[1:]:
         for g, want in zip(got, results[0]):
             np.testing.assert_array_equal(g, want)
