@@ -329,10 +329,10 @@ __attribute__((always_inline)) inline void gather_products(const uint16_t* col, 
   }
 }
 
-// Pass 2 of a block: the sums of rows [r0, r1)'s products g (the block's nonzeros from `base` on)
-// into dots[n - r0], each row as `vectors` masked vectors (VECTORS of them when fixed at compile
-// time, 0: the run-time count), W rows at a time reduced together by T::lane_sums (1.65x against
-// one reduce_add per row, harness). A last group of fewer than W rows repeats its last row in the
+// Pass 2, one group of `rows` <= W rows from n0: the sums of their products g (the block's
+// nonzeros from `base` on) into out[0, rows), each row as `vectors` masked vectors (VECTORS when
+// fixed at compile time, 0: the run-time count), reduced together by T::lane_sums (1.65x against
+// one reduce_add per row, harness). A group of fewer than W rows repeats its last row in the
 // unused lanes, which the masked store drops. Each row's sum has one order (see lane_sums).
 template <class T, int VECTORS, bool FULL>
 __attribute__((always_inline)) inline void group_row_sums(const int32_t* ptr, int n0, int rows, const float* g,
@@ -354,13 +354,35 @@ __attribute__((always_inline)) inline void group_row_sums(const int32_t* ptr, in
   T::store_n(out, sums, rows);
 }
 
+// group_row_sums for a whole group of W rows or a last, shorter one.
 template <class T, int VECTORS>
+__attribute__((always_inline)) inline void group_row_sums(const int32_t* ptr, int n0, int rows, const float* g,
+                                                          int32_t base, int vectors, float* out, bool accumulate) {
+  if (rows == T::W)
+    group_row_sums<T, VECTORS, true>(ptr, n0, rows, g, base, vectors, out, accumulate);
+  else
+    group_row_sums<T, VECTORS, false>(ptr, n0, rows, g, base, vectors, out, accumulate);
+}
+
+// Pass 2 of a block: rows [r0, r1) into dots[n - r0], by groups of W rows, each group taking as
+// many vectors per row as its longest row needs: a dense row among sparse ones (structured
+// patterns, or magnitude pruning's uneven rows) costs its group, not the whole block.
+template <class T>
 __attribute__((always_inline)) inline void block_row_sums(const int32_t* ptr, int r0, int r1, const float* g,
-                                                          int32_t base, int vectors, float* dots, bool accumulate) {
-  int n0 = r0;
-  for (; n0 + T::W <= r1; n0 += T::W)
-    group_row_sums<T, VECTORS, true>(ptr, n0, T::W, g, base, vectors, dots + (n0 - r0), accumulate);
-  if (n0 < r1) group_row_sums<T, VECTORS, false>(ptr, n0, r1 - n0, g, base, vectors, dots + (n0 - r0), accumulate);
+                                                          int32_t base, float* dots, bool accumulate) {
+  for (int n0 = r0; n0 < r1; n0 += T::W) {
+    const int rows = std::min(T::W, r1 - n0);
+    int longest = 0;
+    for (int n = n0; n < n0 + rows; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
+    const int vectors = (longest + T::W - 1) / T::W;
+    float* const out = dots + (n0 - r0);
+    switch (vectors) {  // 1-3 cover rows of up to 48 nonzeros per panel: 90 % at kblock 192-256
+      case 1: group_row_sums<T, 1>(ptr, n0, rows, g, base, vectors, out, accumulate); break;
+      case 2: group_row_sums<T, 2>(ptr, n0, rows, g, base, vectors, out, accumulate); break;
+      case 3: group_row_sums<T, 3>(ptr, n0, rows, g, base, vectors, out, accumulate); break;
+      default: group_row_sums<T, 0>(ptr, n0, rows, g, base, vectors, out, accumulate); break;
+    }
+  }
 }
 
 // csr_panel_dots' two passes over blocks of kDotRows rows, xs the panel's slice of x (index col),
@@ -375,18 +397,7 @@ __attribute__((optimize("no-tree-vectorize"))) void panel_dots_by_blocks(const i
     const int32_t base = ptr[r0], end = ptr[r1];
     float* const g = products.floats(static_cast<size_t>(end - base));
     gather_products<T, S>(col + base, val + base, end - base, xs, g);
-    int longest = 0;
-    for (int n = r0; n < r1; ++n) longest = std::max(longest, ptr[n + 1] - ptr[n]);
-    const int vectors = (longest + T::W - 1) / T::W;
-    const auto rows = [&](auto fixed) {
-      block_row_sums<T, decltype(fixed)::value>(ptr, r0, r1, g, base, vectors, dots + (r0 - n0), accumulate);
-    };
-    switch (vectors) {  // 1-3 cover rows of up to 48 nonzeros per panel: 90 % at kblock 192-256
-      case 1: rows(std::integral_constant<int, 1>{}); break;
-      case 2: rows(std::integral_constant<int, 2>{}); break;
-      case 3: rows(std::integral_constant<int, 3>{}); break;
-      default: rows(std::integral_constant<int, 0>{}); break;
-    }
+    block_row_sums<T>(ptr, r0, r1, g, base, dots + (r0 - n0), accumulate);
   }
 }
 
@@ -406,8 +417,8 @@ void panel_dots_by_depth(int segments, const int32_t* ptr, const float* val, con
 // of a, into dots[n - n0] (added to what is there when `accumulate`). Memory bound on the packed
 // weight once the loop keeps up, so nothing in the hot loops depends on where a row ends: per
 // block of rows, first x[col] * val for the block's nonzeros in storage order (one long loop),
-// then each row's sum of those as vectors, every row of the block taking as many vectors as its
-// longest (masked loads: the lanes past a row's end are zeros), W rows reduced at once. Row by
+// then each row's sum of those as vectors, every row of a group of W taking as many vectors as the
+// group's longest (masked loads: the lanes past a row's end are zeros), the W reduced at once. Row by
 // row, a scalar walk mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel
 // at 90 %): 9 GB/s of weight on one core; these two passes with scalar gathers and a reduce_add per
 // row ~15 (2 cycles per nonzero); with the register table (AVX-512, panels up to 256 deep) and W
@@ -417,7 +428,7 @@ void panel_dots_by_depth(int segments, const int32_t* ptr, const float* val, con
 // no-tree-vectorize: GCC 12 turned the scalar loops into 512-bit index loads taken apart lane by
 // lane through the stack (3-7 % slower).
 template <class T>
-__attribute__((optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0, int n1,
+__attribute__((noinline, optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0, int n1,
                                                                    const float* x, ptrdiff_t ldx, float* dots,
                                                                    bool accumulate) {
   const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);

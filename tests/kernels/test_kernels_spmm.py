@@ -57,8 +57,19 @@ def _half_in_first_panel(seed):
     return w
 
 
+def _dense_outliers(seed):
+    """200 x 1000 at 10 % with rows 3 and 77 fully dense (192 per panel: 12 vectors, the run-time
+    count) and row 130 at 30 %: groups of 16 rows with 2, 4 and 12 vectors in one 64-row block."""
+    w = make_weight(Case(200, 1000, 1, 0.1), seed=seed)
+    rng = np.random.default_rng(seed)
+    w[[3, 77]] = rng.standard_normal((2, 1000)).astype(np.float32)
+    w[130] = np.where(rng.random(1000) < 0.3, rng.standard_normal(1000), 0).astype(np.float32)
+    return w
+
+
 @pytest.mark.parametrize("weight", [
     lambda seed: make_weight(Case(1000, 3000, 1, 0.1), seed=seed),  # 16 panels, 8+ tasks
+    _dense_outliers,
     _half_in_first_panel,  # empty runs
     lambda seed: make_weight(Case(300, 2000, 1, 0.03, "empty_rows"), seed=seed),  # ~12 K nonzeros: split too
     lambda seed: make_weight(Case(257, 1100, 1, 0.005), seed=seed),  # one task, 5 panels
@@ -66,7 +77,7 @@ def _half_in_first_panel(seed):
     lambda seed: make_weight(Case(90, 800, 1, 0.4), seed=seed),  # 64-deep panels, ~26 per row and panel
     lambda seed: make_weight(Case(41, 1000, 1, 0.6), seed=seed),  # ~38 per row and panel: 3 vectors
     lambda seed: make_weight(Case(13, 250, 1, 0.1), seed=seed),  # one panel, 13 rows (AVX-512: under a vector)
-], ids=["16-panels", "empty-runs", "small-layer", "one-task", "rows-split", "64-deep", "dense-rows",
+], ids=["16-panels", "dense-outliers", "empty-runs", "small-layer", "one-task", "rows-split", "64-deep", "dense-rows",
         "one-panel"])
 def test_one_column_csr_over_many_panels_and_tasks(isa, weight):
     """One column of CSR (a single token): tasks by weight panel (spmm.cc, column_by_panels), whole

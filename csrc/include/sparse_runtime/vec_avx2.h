@@ -49,7 +49,8 @@ struct VecAvx2 {
   // Lane i of the result: the sum of rows[i]'s lanes, all W rows reduced together. Each row's
   // order is the same, whichever lane it takes: (H0 + H1) over its 128-bit halves, each
   // ((e0 + e2) + (e1 + e3)).
-  static V lane_sums(const V* rows) {
+  // always_inline: called with an array of W accumulators, which must stay in registers.
+  __attribute__((always_inline)) static V lane_sums(const V* rows) {
     V pairs[4], quads[2];
 #pragma GCC unroll 4
     for (int i = 0; i < 4; ++i)

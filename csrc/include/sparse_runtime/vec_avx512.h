@@ -54,7 +54,8 @@ struct VecAvx512 {
   // Lane i of the result: the sum of rows[i]'s lanes, all W rows reduced together (45 operations
   // against ~8 per reduce_add). Each row's order is the same, whichever lane it takes:
   // ((L0 + L1) + (L2 + L3)) over its 128-bit quarters, each ((e0 + e2) + (e1 + e3)).
-  static V lane_sums(const V* rows) {
+  // always_inline: called with an array of W accumulators, which must stay in registers.
+  __attribute__((always_inline)) static V lane_sums(const V* rows) {
     V pairs[8], quads[4], halves[2];
 #pragma GCC unroll 8
     for (int i = 0; i < 8; ++i)
