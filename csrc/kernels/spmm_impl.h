@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #include "sparse_runtime/formats.h"
 #include "sparse_runtime/kernels.h"
@@ -417,20 +416,22 @@ void panel_dots_by_depth(int segments, const int32_t* ptr, const float* val, con
 // of a, into dots[n - n0] (added to what is there when `accumulate`). Memory bound on the packed
 // weight once the loop keeps up, so nothing in the hot loops depends on where a row ends: per
 // block of rows, first x[col] * val for the block's nonzeros in storage order (one long loop),
-// then each row's sum of those as vectors, every row of a group of W taking as many vectors as the
-// group's longest (masked loads: the lanes past a row's end are zeros), the W reduced at once. Row by
-// row, a scalar walk mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel
+// then each row's sum of those as vectors, every row of a group of W taking as many vectors as
+// the group's longest (masked loads: the lanes past a row's end are zeros), the W reduced at once.
+// Row by row, a scalar walk mispredicted at every row's end (a row has ~19 nonzeros in a 192-deep panel
 // at 90 %): 9 GB/s of weight on one core; these two passes with scalar gathers and a reduce_add per
 // row ~15 (2 cycles per nonzero); with the register table (AVX-512, panels up to 256 deep) and W
 // rows per reduction ~1.2 cycles per nonzero (C++ harness, one core, L3-resident weight: pass 1
 // ~0.8, pass 2 ~0.45). The result depends only on the row's nonzeros, not on how rows are split
 // into tasks or blocks, nor on which lookup ran.
 // no-tree-vectorize: GCC 12 turned the scalar loops into 512-bit index loads taken apart lane by
-// lane through the stack (3-7 % slower).
+// lane through the stack (3-7 % slower). noinline: csr_gemv calls it directly (the panel tasks
+// through the kernel table); inlined there, GCC laid the walk out differently and one thread ran
+// 1.2x slower.
 template <class T>
-__attribute__((noinline, optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0, int n1,
-                                                                   const float* x, ptrdiff_t ldx, float* dots,
-                                                                   bool accumulate) {
+__attribute__((noinline, optimize("no-tree-vectorize"))) void csr_panel_dots(const CsrView& a, int pn, int n0,
+                                                                             int n1, const float* x, ptrdiff_t ldx,
+                                                                             float* dots, bool accumulate) {
   const int32_t* ptr = a.panel_ptr + static_cast<ptrdiff_t>(pn) * (a.n + 1);
   const float* const val = a.val;
   const uint16_t* const col = a.col;
@@ -451,7 +452,8 @@ __attribute__((noinline, optimize("no-tree-vectorize"))) void csr_panel_dots(con
     const int k0 = pn * a.kblock, kn = std::min(a.k, k0 + a.kblock) - k0;
     const int segments = (kn + 31) / 32;
     const bool table = segments > 0 && segments <= T::kTableSegments;
-    if (!table && ldx == 1) return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, products, dots, accumulate);
+    if (!table && ldx == 1)
+      return panel_dots_by_blocks<T, 0>(ptr, val, col, n0, n1, x + k0, products, dots, accumulate);
     thread_local Scratch slice_buf;
     const int padded = table ? 32 * segments : kn;
     float* const slice = slice_buf.floats(static_cast<size_t>(padded));

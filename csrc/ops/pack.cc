@@ -178,7 +178,8 @@ void PackedMatrix::make_panels() {
   const double density = n_ && k_ ? static_cast<double>(col_.size()) / (static_cast<double>(n_) * k_) : 1.0;
   kblock_ = density < 0.07 ? 256 : density < 0.15 ? 192 : density < 0.35 ? 128 : 64;
   if (k_ <= kblock_ * 3 / 2) kblock_ = std::max(k_, 1);  // one panel; at most 384 deep
-  if (kblock_ > 65536) throw std::logic_error("CSR k-panel of " + std::to_string(kblock_) + " > 65536 (uint16 columns)");
+  if (kblock_ > 65536)
+    throw std::logic_error("CSR k-panel of " + std::to_string(kblock_) + " > 65536 (uint16 columns)");
   panels_ = (k_ + kblock_ - 1) / kblock_;
   if (panels_ < 1) panels_ = 1;
   std::vector<int32_t> counts(static_cast<size_t>(panels_) * n_, 0);
