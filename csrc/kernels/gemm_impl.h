@@ -455,7 +455,8 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
     for (int n = n0; n < n1; n += kDensePanel) {
       float out[kDensePanel];
       dense_panel_gemv(a, n, B, ldb, out);
-      for (int i = 0; i < std::min(kDensePanel, n1 - n); ++i) store_scalar<T>(C + (n + i) * ldc, out[i], ep, n + i);
+      // One "panel" of sums: the epilogue W rows at a time, as the one-column CSR path stores.
+      csr_column_sum<T>(out, 0, 1, n, std::min(n + kDensePanel, n1), C, ldc, ep);
     }
     return;
   }

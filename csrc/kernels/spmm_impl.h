@@ -287,13 +287,6 @@ struct CsrBody : KernelArgs<CsrView> {
   }
 };
 
-template <class T>
-void store_scalar(float* c, float v, const Epilogue& ep, int n) {
-  v += ep.bias ? ep.bias[n] : 0.f;
-  if (ep.residual) v += ep.residual[n * ep.ldr];
-  T::store_n(c, activate<T>(T::set1(v), ep.act), 1);
-}
-
 // Nonzeros [p, end) of one row dotted with B's column: four independent sums (the portable path).
 __attribute__((optimize("no-tree-vectorize")))  // see csr_panel_dots
 inline float csr_dot(const float* val, const uint16_t* col, int p, int end, const float* B, ptrdiff_t ldb) {
@@ -467,25 +460,33 @@ __attribute__((noinline, optimize("no-tree-vectorize"))) void csr_panel_dots(con
   }
 }
 
-// Sums `panels` rows of per-panel dots (row p at partial + p * ldp, indexed by output row) in panel
-// order, the order csr_gemv adds them in, and stores rows [n0, n1) of C with the epilogue.
+// Sums `panels` rows of per-panel dots (row p at partial + p * ldp, indexed by n - n0) in panel
+// order and stores rows [n0, n1) of C (row stride ldc) with the epilogue, W rows at a time: bias,
+// residual and activation as vectors whatever the strides, a strided residual or C going through
+// a W-float buffer. Row by row, a column of token tiles (ldc = 64) with GELU cost a one-token
+// 3072 x 768 layer 13 of its 65 us.
 template <class T>
 void csr_column_sum(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C, ptrdiff_t ldc,
                     const Epilogue& ep) {
-  int n = n0;
-  if (ldc == 1 && (!ep.residual || ep.ldr == 1)) {
-    for (; n + T::W <= n1; n += T::W) {
-      auto s = T::load(partial + n);
-      for (int p = 1; p < panels; ++p) s = T::add(s, T::load(partial + p * ldp + n));
-      if (ep.bias) s = T::add(s, T::load(ep.bias + n));
-      if (ep.residual) s = T::add(s, T::load(ep.residual + n));
-      T::store(C + n, activate<T>(s, ep.act));
+  alignas(64) float lanes[T::W];
+  for (int n = n0; n < n1; n += T::W) {
+    const int w = std::min(T::W, n1 - n);
+    const float* const sums = partial + (n - n0);
+    auto s = T::load_n(sums, w);
+    for (int p = 1; p < panels; ++p) s = T::add(s, T::load_n(sums + p * ldp, w));
+    if (ep.bias) s = T::add(s, T::load_n(ep.bias + n, w));
+    if (ep.residual && ep.ldr == 1) s = T::add(s, T::load_n(ep.residual + n, w));
+    if (ep.residual && ep.ldr != 1) {
+      for (int i = 0; i < w; ++i) lanes[i] = ep.residual[(n + i) * ep.ldr];
+      s = T::add(s, T::load_n(lanes, w));
     }
-  }
-  for (; n < n1; ++n) {
-    float s = partial[n];
-    for (int p = 1; p < panels; ++p) s += partial[p * ldp + n];
-    store_scalar<T>(C + n * ldc, s, ep, n);
+    s = activate<T>(s, ep.act);
+    if (ldc == 1) {
+      T::store_n(C + n, s, w);
+    } else {
+      T::store(lanes, s);
+      for (int i = 0; i < w; ++i) C[(n + i) * ldc] = lanes[i];
+    }
   }
 }
 
@@ -496,7 +497,7 @@ void csr_gemv(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, f
   thread_local Scratch sums;
   float* y = sums.floats(static_cast<size_t>(n1 - n0));
   for (int pn = 0; pn < a.panels; ++pn) csr_panel_dots<T>(a, pn, n0, n1, B, ldb, y, pn != 0);
-  for (int n = n0; n < n1; ++n) store_scalar<T>(C + n * ldc, y[n - n0], ep, n);
+  csr_column_sum<T>(y, 0, 1, n0, n1, C, ldc, ep);
 }
 
 template <class T, int NVMAX>

@@ -47,11 +47,13 @@ def test_tiles_round_trip():
     assert_close(in_3d, (hidden @ w2.T + r).reshape(2, 35, 24))
 
 
+@pytest.mark.parametrize("fmt", ["csr", "dense"])
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_one_token_tiles_round_trip(threads):
-    """BERT's FFN pair at one token: CSR into token tiles (C with a 64-float row stride), then CSR
-    from tiles to a row with a residual (rows_out): both on the one-column path by weight panel,
-    against numpy, and the same bits as one token through plain rows."""
+def test_one_token_tiles_round_trip(threads, fmt):
+    """BERT's FFN pair at one token: into token tiles (C with a 64-float row stride) with bias and
+    GELU, then from tiles to a row with a residual (rows_out); for CSR on the one-column path by
+    weight panel, for dense by 32-row panels, both storing W rows at a time through the strided
+    epilogue. Against numpy, and the same bits as one token through plain rows."""
     from sparse_runtime.testing.cases import Case, make_weight
     rng = np.random.default_rng(11)
     w1 = make_weight(Case(1000, 700, 1, 0.1), seed=12)  # 4 panels of 192: split by rows too
@@ -60,13 +62,13 @@ def test_one_token_tiles_round_trip(threads):
     x = rng.standard_normal((1, 700)).astype(np.float32)
     r = rng.standard_normal((1, 700)).astype(np.float32)
     with kernels.num_threads(threads):
-        first = kernels.LinearOp(kernels.pack(w1, "csr"), b1, "gelu_erf", False, True)
-        second = kernels.LinearOp(kernels.pack(w2, "csr"), None, "none", True, False)
+        first = kernels.LinearOp(kernels.pack(w1, fmt), b1, "gelu_erf", False, True)
+        second = kernels.LinearOp(kernels.pack(w2, fmt), None, "none", True, False)
         tiles = first.rows(x)
         assert tiles.shape == (1, 1000, 64)
         got = second.tiles(tiles, (1, 1000), r)
-        plain_first = kernels.LinearOp(kernels.pack(w1, "csr"), b1, "gelu_erf", False, False)
-        plain_second = kernels.LinearOp(kernels.pack(w2, "csr"), None, "none", False, False)
+        plain_first = kernels.LinearOp(kernels.pack(w1, fmt), b1, "gelu_erf", False, False)
+        plain_second = kernels.LinearOp(kernels.pack(w2, fmt), None, "none", False, False)
         by_rows = plain_second.rows(plain_first.rows(x), r)
     hidden = activate(x.astype(np.float64) @ w1.T + b1, "gelu_erf")
     assert got.shape == (1, 700) and got.dtype == np.float32

@@ -19,7 +19,7 @@ using CsrFn = void (*)(const CsrView&, int n0, int n1, const float* B, ptrdiff_t
 using CsrPanelDotsFn = void (*)(const CsrView&, int pn, int n0, int n1, const float* x, ptrdiff_t ldx, float* dots,
                                 bool accumulate);
 // Then rows [n0, n1) of C (row stride ldc) = epilogue of the panels' dots summed in panel order
-// (panel p's at partial[p * ldp + n]).
+// (panel p's dot of row n at partial[p * ldp + n - n0]).
 using CsrColumnSumFn = void (*)(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C,
                                 ptrdiff_t ldc, const Epilogue&);
 using Bsr4x1Fn = void (*)(const Bsr4x1View&, int n0, int n1, const float* B, ptrdiff_t ldb,
