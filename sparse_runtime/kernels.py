@@ -61,14 +61,19 @@ def set_isa(name: str) -> None:
 
 
 @contextlib.contextmanager
-def force_isa(name: str):
-    """Run a block with another ISA, restoring the previous one after (tests, benchmarks)."""
-    previous = get_isa()
-    set_isa(name)
+def _setting(get, set_, value):
+    """Run a block with a process-wide kernel setting changed, restoring it after."""
+    previous = get()
+    set_(value)
     try:
         yield
     finally:
-        set_isa(previous)
+        set_(previous)
+
+
+def force_isa(name: str):
+    """Run a block with another ISA, restoring the previous one after (tests, benchmarks)."""
+    return _setting(get_isa, set_isa, name)
 
 
 def fma_peak_gflops(seconds: float = 0.3) -> float:
@@ -86,15 +91,9 @@ def set_num_threads(n: int) -> None:
     _native.set_num_threads(int(n))
 
 
-@contextlib.contextmanager
 def num_threads(n: int):
     """Run a block with n kernel threads, restoring the previous count after (tests, benchmarks)."""
-    previous = get_num_threads()
-    set_num_threads(n)
-    try:
-        yield
-    finally:
-        set_num_threads(previous)
+    return _setting(get_num_threads, set_num_threads, n)
 
 
 def kernel_name(fmt: str, isa: Optional[str] = None) -> str:

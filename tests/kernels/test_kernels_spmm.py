@@ -262,14 +262,20 @@ def test_concurrent_callers_share_the_pool():
         np.testing.assert_array_equal(g, w)
 
 
-def test_scipy_round_trip_csr_and_bsr():
-    a = make_weight(TEST_CASES[8])  # has empty rows
-    csr = kernels.pack(a, "csr")
+def _csr_export_matches_scipy(a):
+    """Packs a as CSR, checks its row-order export against scipy's CSR of a; returns both."""
+    packed = kernels.pack(a, "csr")
     ref = sp.csr_matrix(a)
-    arr = csr.arrays()
+    arr = packed.arrays()
     np.testing.assert_array_equal(arr["ptr"], ref.indptr)
     np.testing.assert_array_equal(arr["col"], ref.indices)
     np.testing.assert_array_equal(arr["val"], ref.data)
+    return packed, ref
+
+
+def test_scipy_round_trip_csr_and_bsr():
+    a = make_weight(TEST_CASES[8])  # has empty rows
+    csr, ref = _csr_export_matches_scipy(a)
     assert csr.nnz == ref.nnz
     for fmt in ("dense", "csr", "bsr4x1", "bsr1x4"):
         p = kernels.pack(a[:, :40], fmt)
@@ -297,12 +303,7 @@ def test_csr_over_many_panels_round_trip_and_size():
     a = make_weight(Case(50, 1100, 1, 0.1), seed=3)  # panels of 192: five whole, a last of 140
     a[7, 1099] = 1.5  # the last k of the last panel
     a[8, 0] = -2.0
-    packed = kernels.pack(a, "csr")
-    ref = sp.csr_matrix(a)
-    arr = packed.arrays()
-    np.testing.assert_array_equal(arr["ptr"], ref.indptr)
-    np.testing.assert_array_equal(arr["col"], ref.indices)
-    np.testing.assert_array_equal(arr["val"], ref.data)
+    packed, ref = _csr_export_matches_scipy(a)
     np.testing.assert_array_equal(packed.to_dense(), a)
     np.testing.assert_array_equal(kernels.to_scipy(packed).toarray(), a)
     panels = -(-1100 // 192)
