@@ -23,7 +23,8 @@ struct VecAvx512 {
   // vectors (from = 0, W, 2W, ...), and nothing for GCC to vectorise across unrolled rows.
   static V load_first(const float* p, int n, int from = 0) {
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __mmask16 m = _mm512_cmpgt_epi32_mask(_mm512_set1_epi32(n), _mm512_add_epi32(lane, _mm512_set1_epi32(from)));
+    const __m512i first = _mm512_add_epi32(lane, _mm512_set1_epi32(from));
+    const __mmask16 m = _mm512_cmpgt_epi32_mask(_mm512_set1_epi32(n), first);
     return _mm512_maskz_loadu_ps(m, p);
   }
   static void store_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
