@@ -456,7 +456,7 @@ void dense(const DenseView& a, int n0, int n1, const float* B, ptrdiff_t ldb, fl
       float out[kDensePanel];
       dense_panel_gemv(a, n, B, ldb, out);
       // One "panel" of sums: the epilogue W rows at a time, as the one-column CSR path stores.
-      csr_column_sum<T>(out, 0, 1, n, std::min(n + kDensePanel, n1), C, ldc, ep);
+      column_sum<T>(out, 0, 1, n, std::min(n + kDensePanel, n1), C, ldc, ep);
     }
     return;
   }

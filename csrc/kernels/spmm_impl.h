@@ -466,8 +466,8 @@ __attribute__((noinline, optimize("no-tree-vectorize"))) void csr_panel_dots(con
 // a W-float buffer. Row by row, a column of token tiles (ldc = 64) with GELU cost a one-token
 // 3072 x 768 layer 13 of its 65 us.
 template <class T>
-void csr_column_sum(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C, ptrdiff_t ldc,
-                    const Epilogue& ep) {
+void column_sum(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C, ptrdiff_t ldc,
+                const Epilogue& ep) {
   alignas(64) float lanes[T::W];
   for (int n = n0; n < n1; n += T::W) {
     const int w = std::min(T::W, n1 - n);
@@ -497,7 +497,7 @@ void csr_gemv(const CsrView& a, int n0, int n1, const float* B, ptrdiff_t ldb, f
   thread_local Scratch sums;
   float* y = sums.floats(static_cast<size_t>(n1 - n0));
   for (int pn = 0; pn < a.panels; ++pn) csr_panel_dots<T>(a, pn, n0, n1, B, ldb, y, pn != 0);
-  csr_column_sum<T>(y, 0, 1, n0, n1, C, ldc, ep);
+  column_sum<T>(y, 0, 1, n0, n1, C, ldc, ep);
 }
 
 template <class T, int NVMAX>

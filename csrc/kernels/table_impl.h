@@ -18,7 +18,7 @@ KernelTable make_table() {
   t.isa = T::kName;
   t.csr = &csr<T, NV_ROW>;
   t.csr_panel_dots = &csr_panel_dots<T>;
-  t.csr_column_sum = &csr_column_sum<T>;
+  t.column_sum = &column_sum<T>;
   t.bsr4x1 = &bsr4x1<T, NV_BLOCK4>;
   t.bsr1x4 = &bsr1x4<T, NV_ROW>;
   t.nm24 = &nm24<T, NV_ROW>;

@@ -223,7 +223,7 @@ void run_column_task(const KernelTable& kt, const SpmmProblem& pr, const Task& t
   // A row-major output (rows_out) of one column is one contiguous row, and so is its residual.
   float* const out = pr.rows_out ? pr.rows_out : pr.C;
   const ptrdiff_t ldo = pr.rows_out ? 1 : pr.ldc, ldr = pr.rows_out ? 1 : pr.ldr;
-  kt.csr_column_sum(partial + t.n0, a.n, a.panels, t.n0, t.n1, out, ldo, Epilogue{pr.bias, act, pr.residual, ldr});
+  kt.column_sum(partial + t.n0, a.n, a.panels, t.n0, t.n1, out, ldo, Epilogue{pr.bias, act, pr.residual, ldr});
 }
 
 // Rows [n0, n1) of the product of pr's A and B (row stride ldb) over m columns into C (row stride ldc).

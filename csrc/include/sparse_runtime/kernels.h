@@ -20,8 +20,8 @@ using CsrPanelDotsFn = void (*)(const CsrView&, int pn, int n0, int n1, const fl
                                 bool accumulate);
 // Then rows [n0, n1) of C (row stride ldc) = epilogue of the panels' dots summed in panel order
 // (panel p's dot of row n at partial[p * ldp + n - n0]).
-using CsrColumnSumFn = void (*)(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C,
-                                ptrdiff_t ldc, const Epilogue&);
+using ColumnSumFn = void (*)(const float* partial, ptrdiff_t ldp, int panels, int n0, int n1, float* C,
+                             ptrdiff_t ldc, const Epilogue&);
 using Bsr4x1Fn = void (*)(const Bsr4x1View&, int n0, int n1, const float* B, ptrdiff_t ldb,
                           float* C, ptrdiff_t ldc, int m, const Epilogue&);
 using Bsr1x4Fn = void (*)(const Bsr1x4View&, int n0, int n1, const float* B, ptrdiff_t ldb,
@@ -92,7 +92,7 @@ struct KernelTable {
   const char* isa;
   CsrFn csr;
   CsrPanelDotsFn csr_panel_dots;
-  CsrColumnSumFn csr_column_sum;
+  ColumnSumFn column_sum;
   Bsr4x1Fn bsr4x1;
   Bsr1x4Fn bsr1x4;
   Nm24Fn nm24;
